@@ -1,0 +1,242 @@
+#!/usr/bin/env python3
+"""Writes the SIPp scenarios of this directory (run it after editing the templates).
+
+The scenarios share one INVITE (PCMU, PCMA, telephone-event) and one ACK; each file
+says in its header comment what it checks."""
+import pathlib
+
+HDR = '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<!DOCTYPE scenario SYSTEM "sipp.dtd">\n'
+INVITE = """  <send retrans="500">
+    <![CDATA[
+
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: <sip:sipp@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Subject: mediagw test
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 8 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:8 PCMA/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-16
+      a=ptime:20
+
+    ]]>
+  </send>
+"""
+ACK = """  <send>
+    <![CDATA[
+
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Contact: <sip:sipp@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+"""
+OK_LAST = """  <send>
+    <![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:sipp@[local_ip]:[local_port]>
+      Content-Length: 0
+
+    ]]>
+  </send>
+"""
+# The ACK of a non-2xx final response belongs to the INVITE transaction: same branch.
+ACK_NON2XX = ACK.replace("      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n", "      [last_Via:]\n")
+
+PROVISIONAL = """  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+"""
+
+
+def write(name, comment, body):
+    text = HDR + f"<!-- {comment} -->\n<scenario name=\"{name}\">\n" + body + "</scenario>\n"
+    pathlib.Path(__file__).with_name(name + ".xml").write_text(text)
+
+
+write("uac_wait_bye",
+      "Inbound call to mediagw: INVITE, answered, then waits for the gateway's BYE "
+      "(app drop, max_answer_seconds, shutdown), checks its Reason header and answers 200.",
+      INVITE + PROVISIONAL + '  <recv response="200" rtd="true"/>\n' + ACK +
+      """  <recv request="BYE">
+    <action>
+      <ereg regexp="Reason: SIP;cause=([0-9]+)" search_in="msg" check_it="true" assign_to="reason,cause"/>
+      <log message="BYE reason [$reason] cause [$cause]"/>
+    </action>
+  </recv>
+""" + OK_LAST)
+
+for status in (480, 486, 603, 403, 488, 503, 302):
+    check = ""
+    if status == 302:
+        check = """
+    <action>
+      <ereg regexp="Contact: *<sip:([^>]*)>" search_in="msg" check_it="true" assign_to="contact,target"/>
+      <log message="302 Contact [$contact] target [$target]"/>
+    </action>
+  """
+    write(f"uac_expect_{status}",
+          f"Inbound call to mediagw that must be refused with {status}; ACKs the final response.",
+          INVITE + '  <recv response="100" optional="true"/>\n  <recv response="180" optional="true"/>\n'
+          + f'  <recv response="{status}">{check}</recv>\n' + ACK_NON2XX + '  <pause milliseconds="200"/>\n')
+
+write("uas_ring_until_cancel",
+      "Outbound call from mediagw: answers the INVITE with 180 and never answers; expects "
+      "CANCEL (max_ring_seconds, or drop before answer), answers it 200 and the INVITE 487, "
+      "then takes the ACK.",
+      """  <recv request="INVITE"/>
+  <send>
+    <![CDATA[
+
+      SIP/2.0 180 Ringing
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:sipp@[local_ip]:[local_port]>
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv request="CANCEL">
+    <action>
+      <ereg regexp="Reason: SIP;cause=([0-9]+)" search_in="msg" check_it="true" assign_to="reason,cause"/>
+      <log message="CANCEL reason [$reason] cause [$cause]"/>
+    </action>
+  </recv>
+""" + OK_LAST + """  <send>
+    <![CDATA[
+
+      SIP/2.0 487 Request Terminated
+      Via: [$via]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      CSeq: 1 INVITE
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv request="ACK"/>
+""".replace("[$via]", "[last_Via]"))
+
+write("uas_answer_wait_bye",
+      "Outbound call from mediagw: 180, then 200 with SDP, takes the ACK, then waits for the "
+      "gateway's BYE (app drop or max_answer_seconds) and answers it.",
+      """  <recv request="INVITE"/>
+  <send>
+    <![CDATA[
+
+      SIP/2.0 180 Ringing
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:sipp@[local_ip]:[local_port]>
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <send retrans="500">
+    <![CDATA[
+
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:sipp@[local_ip]:[local_port]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+      a=ptime:20
+
+    ]]>
+  </send>
+  <recv request="ACK"/>
+  <recv request="BYE">
+    <action>
+      <ereg regexp="Reason: SIP;cause=([0-9]+)" search_in="msg" check_it="true" assign_to="reason,cause"/>
+      <log message="BYE reason [$reason] cause [$cause]"/>
+    </action>
+  </recv>
+""" + OK_LAST)
+
+write("uas_busy",
+      "Outbound call from mediagw answered 486 Busy Here; takes the ACK.",
+      """  <recv request="INVITE"/>
+  <send>
+    <![CDATA[
+
+      SIP/2.0 486 Busy Here
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv request="ACK"/>
+""")
+
+write("uac_cancel",
+      "Inbound call to mediagw that the caller cancels before it is answered: INVITE, 100, "
+      "CANCEL (same branch), 200 for the CANCEL, 487 for the INVITE, ACK.",
+      INVITE + '  <recv response="100"/>\n  <recv response="180" optional="true"/>\n'
+      + '  <pause milliseconds="500"/>\n' + """  <send>
+    <![CDATA[
+
+      CANCEL sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      [last_Via:]
+      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 CANCEL
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200"/>
+  <recv response="487"/>
+""" + ACK_NON2XX + '  <pause milliseconds="200"/>\n')

@@ -1,0 +1,4 @@
+//! The call resource of the seed, independent of SIP and media: its states and the
+//! rules deciding which method each state admits.
+
+pub mod state;

@@ -1,0 +1,247 @@
+//! [`DetectorBank`]: eight DTMF receivers run in lock-step, one per SIMD lane.
+//!
+//! The SIMD dimension is the channel, not the frequency: lane `l` of every `f32x8` belongs
+//! to channel `l`, and each of the eight Goertzel filters is one vector. Per sample that is
+//! eight independent recursions (one per filter) of 8 channels each, so the CPU pipelines
+//! them at full throughput; vectorizing the eight frequencies of one channel instead would
+//! chain every sample on the previous one (a latency-bound loop) and need a horizontal
+//! broadcast per sample. Channels in a media worker are processed together on the 20 ms
+//! tick anyway, which is exactly the shape a bank wants. The kernel is chosen at run time
+//! (`is_x86_feature_detected!("avx2")`); the scalar kernel gives bit-identical results.
+
+use super::goertzel::GoertzelState;
+use super::tables::{TONES, tables};
+use super::{BLOCK_LEN, BlockStats, DtmfEvent};
+use super::detector::Validator;
+use std::fmt;
+
+/// Channels per bank (one `f32x8`).
+pub const LANES: usize = 8;
+
+/// Which per-sample kernel a bank runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// Portable scalar code.
+    Scalar,
+    /// AVX2, 8 channels per vector (x86-64 only, checked at run time).
+    Avx2,
+}
+
+impl Kernel {
+    /// The fastest kernel this CPU supports.
+    pub fn detect() -> Kernel {
+        if avx2_available() {
+            Kernel::Avx2
+        } else {
+            Kernel::Scalar
+        }
+    }
+}
+
+fn avx2_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Errors of [`DetectorBank`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BankError {
+    /// [`Kernel::Avx2`] was asked for on a CPU without AVX2.
+    Avx2Unavailable,
+    /// All lanes must be given the same number of samples per call.
+    LengthMismatch { lane: usize, len: usize, expected: usize },
+    /// Lane index out of range.
+    NoSuchLane(usize),
+}
+
+impl fmt::Display for BankError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BankError::Avx2Unavailable => write!(f, "AVX2 is not available on this CPU"),
+            BankError::LengthMismatch {
+                lane,
+                len,
+                expected,
+            } => write!(f, "lane {lane} has {len} samples, lane 0 has {expected}"),
+            BankError::NoSuchLane(l) => write!(f, "no lane {l} (a bank has {LANES})"),
+        }
+    }
+}
+
+impl std::error::Error for BankError {}
+
+/// Filter states of all lanes, structure-of-arrays: `s1[f]` is one vector of 8 lanes.
+#[repr(C, align(32))]
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct LaneStates {
+    pub s1: [[f32; LANES]; TONES],
+    pub s2: [[f32; LANES]; TONES],
+    pub energy: [f32; LANES],
+    pub sum: [f32; LANES],
+}
+
+impl LaneStates {
+    fn get(&self, l: usize) -> GoertzelState {
+        GoertzelState {
+            s1: std::array::from_fn(|f| self.s1[f][l]),
+            s2: std::array::from_fn(|f| self.s2[f][l]),
+            energy: self.energy[l],
+            sum: self.sum[l],
+        }
+    }
+
+    fn set(&mut self, l: usize, g: &GoertzelState) {
+        for f in 0..TONES {
+            self.s1[f][l] = g.s1[f];
+            self.s2[f][l] = g.s2[f];
+        }
+        self.energy[l] = g.energy;
+        self.sum[l] = g.sum;
+    }
+}
+
+/// Eight DTMF receivers fed together. Each call gives every lane the same number of
+/// samples (a silent or idle lane gets zeros); block boundaries are shared by all lanes.
+/// Results are bit-identical to eight [`super::Detector`]s fed the same samples from the
+/// start, whichever kernel runs.
+#[derive(Clone, Debug)]
+pub struct DetectorBank {
+    st: LaneStates,
+    pos: usize,
+    samples: u64,
+    blocks: u64,
+    /// Bank sample index at which each lane's channel started (its sample 0).
+    origin: [u64; LANES],
+    v: [Validator; LANES],
+    kernel: Kernel,
+}
+
+impl Default for DetectorBank {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DetectorBank {
+    /// A bank using the fastest kernel available.
+    pub fn new() -> Self {
+        Self::build(Kernel::detect())
+    }
+
+    /// A bank using `kernel`; fails if the CPU lacks it.
+    pub fn with_kernel(kernel: Kernel) -> Result<Self, BankError> {
+        if kernel == Kernel::Avx2 && !avx2_available() {
+            return Err(BankError::Avx2Unavailable);
+        }
+        Ok(Self::build(kernel))
+    }
+
+    fn build(kernel: Kernel) -> Self {
+        DetectorBank {
+            st: LaneStates::default(),
+            pos: 0,
+            samples: 0,
+            blocks: 0,
+            origin: [0; LANES],
+            v: std::array::from_fn(|_| Validator::new()),
+            kernel,
+        }
+    }
+
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+
+    /// Starts lane `lane` afresh for a new channel: its state is cleared (a digit in
+    /// progress is dropped without an end event) and its sample indices restart at 0 from
+    /// the next sample fed.
+    pub fn reset_lane(&mut self, lane: usize) -> Result<(), BankError> {
+        if lane >= LANES {
+            return Err(BankError::NoSuchLane(lane));
+        }
+        self.st.set(lane, &GoertzelState::default());
+        self.v[lane] = Validator::new();
+        self.origin[lane] = self.samples;
+        Ok(())
+    }
+
+    /// Feeds one chunk per lane (all the same length, any length). `sink(lane, event)` is
+    /// called for each event. Nothing is processed if the lengths differ.
+    pub fn rx(
+        &mut self,
+        frames: &[&[i16]; LANES],
+        mut sink: impl FnMut(usize, DtmfEvent),
+    ) -> Result<(), BankError> {
+        let expected = frames[0].len();
+        if let Some((lane, f)) = frames.iter().enumerate().find(|(_, f)| f.len() != expected) {
+            return Err(BankError::LengthMismatch {
+                lane,
+                len: f.len(),
+                expected,
+            });
+        }
+        let mut off = 0;
+        while off < expected {
+            let take = (expected - off).min(BLOCK_LEN - self.pos);
+            let chunk: [&[i16]; LANES] = std::array::from_fn(|l| &frames[l][off..off + take]);
+            self.feed(&chunk);
+            self.pos += take;
+            self.samples += take as u64;
+            off += take;
+            if self.pos == BLOCK_LEN {
+                let start = self.samples - BLOCK_LEN as u64;
+                for l in 0..LANES {
+                    let g = self.st.get(l);
+                    let lane_start = start.saturating_sub(self.origin[l]);
+                    self.v[l].end_block(&g, lane_start, &mut |e| sink(l, e));
+                }
+                self.st = LaneStates::default();
+                self.pos = 0;
+                self.blocks += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn feed(&mut self, chunk: &[&[i16]; LANES]) {
+        let t = tables();
+        match self.kernel {
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => {
+                // SAFETY: a bank only holds Kernel::Avx2 after `avx2_available()` returned
+                // true (see `with_kernel` / `Kernel::detect`), so the CPU supports AVX2.
+                unsafe { super::goertzel_avx2::feed_lanes(&mut self.st, chunk, self.pos, t) }
+            }
+            _ => {
+                for (l, samples) in chunk.iter().enumerate() {
+                    let mut g = self.st.get(l);
+                    g.feed(samples, self.pos, t);
+                    self.st.set(l, &g);
+                }
+            }
+        }
+    }
+
+    /// Ends the stream on every lane: reports the end of digits still on.
+    pub fn finish(&mut self, mut sink: impl FnMut(usize, DtmfEvent)) {
+        for (l, v) in self.v.iter_mut().enumerate() {
+            v.finish(&mut |e| sink(l, e));
+        }
+    }
+
+    /// Complete blocks processed so far.
+    pub fn blocks_done(&self) -> u64 {
+        self.blocks
+    }
+
+    /// Measurements of lane `lane`'s last complete block (lane taken modulo [`LANES`]).
+    pub fn last_block(&self, lane: usize) -> &BlockStats {
+        self.v[lane % LANES].last_stats()
+    }
+}

@@ -1,0 +1,353 @@
+//! The DTMF decision logic (per block: candidate digit; over four blocks: validation with
+//! the phase-derived frequency test; digit on/off with bridging) and [`Detector`], the
+//! single-channel receiver built on the scalar Goertzel kernel.
+
+use super::goertzel::GoertzelState;
+use super::tables::{TONES, Tables, tables};
+use super::{BLOCK_LEN, DBM0_PEAK, DtmfEvent, KEYPAD};
+
+/// Blocks that must agree before a digit is validated (4 × 8 ms).
+const VALIDATE_BLOCKS: usize = 4;
+/// Consecutive non-candidate blocks that end a digit (4 × 8 ms); fewer are bridged.
+const RELEASE_BLOCKS: u8 = 4;
+/// Minimum share of the block's energy held by the row and column tones together.
+const PURITY: f32 = 0.80;
+/// Lower purity accepted while a digit is on (hysteresis).
+const HOLD_PURITY: f32 = 0.65;
+/// Minimum level of each tone, dBm0.
+const MIN_TONE_DBM0: f64 = -40.0;
+/// Largest accepted normal twist (column tone weaker), dB, on the four-block average.
+const MAX_NORMAL_TWIST_DB: f64 = 9.0;
+/// Largest accepted reverse twist (row tone weaker), dB, on the four-block average.
+const MAX_REVERSE_TWIST_DB: f64 = 5.0;
+/// Extra twist allowed in a single block (noise makes one block's twist wander); still far
+/// below the leakage of a lone tone into the other group (< -35 dB).
+const BLOCK_TWIST_MARGIN_DB: f64 = 4.0;
+/// Minimum share of the energy held by the two tones over the whole validation window.
+const WINDOW_PURITY: f32 = 0.90;
+/// Largest difference between the frequencies measured over successive block pairs, Hz.
+const MAX_FREQ_SPREAD_HZ: f64 = 15.0;
+/// Largest ratio between a tone's strongest and weakest block in the window, dB.
+const MAX_LEVEL_SPREAD_DB: f64 = 5.0;
+/// A pair whose measured frequencies are within this relative distance of 2:1 is one
+/// harmonic-rich tone (a fundamental in a row band and its octave in a column band, possible
+/// for digits 2, 6 and C), not DTMF. In-spec DTMF (±1.5 %) is never closer than 1.2 % to 2:1.
+const OCTAVE_MARGIN: f32 = 0.006;
+
+const NO_DIGIT: u8 = u8::MAX;
+
+/// Measurements of one analysis block, for tests and diagnostics.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct BlockStats {
+    /// Goertzel output Y = s1 - e^{-jω}·s2 of each tone (rows then columns), [re, im].
+    pub y: [[f32; 2]; TONES],
+    /// Mean square (16-bit scale) of a sine that would produce each tone's output.
+    pub tone_power: [f32; TONES],
+    /// Mean square of the block about its mean (window-weighted, DC removed).
+    pub total_power: f32,
+}
+
+impl BlockStats {
+    pub(crate) fn from_state(g: &GoertzelState, t: &Tables) -> Self {
+        let mean = g.sum * t.total_norm;
+        let mut s = BlockStats {
+            total_power: (g.energy * t.total_norm - mean * mean).max(0.0),
+            ..Default::default()
+        };
+        for f in 0..TONES {
+            let re = g.s1[f] - t.cos[f] * g.s2[f];
+            let im = t.sin[f] * g.s2[f];
+            s.y[f] = [re, im];
+            s.tone_power[f] = (re * re + im * im) * t.tone_norm;
+        }
+        s
+    }
+
+    /// Strongest row and column: (row, col, row power, col power).
+    fn strongest(&self) -> (usize, usize, f32, f32) {
+        let mut r = 0;
+        let mut c = 4;
+        for f in 1..4 {
+            if self.tone_power[f] > self.tone_power[r] {
+                r = f;
+            }
+            if self.tone_power[f + 4] > self.tone_power[c] {
+                c = f + 4;
+            }
+        }
+        (r, c - 4, self.tone_power[r], self.tone_power[c])
+    }
+
+    /// Digit index (row·4 + col) if this block looks like a dual tone, using `purity` as the
+    /// minimum energy share.
+    fn candidate(&self, purity: f32, lim: &Limits) -> u8 {
+        let (r, c, pr, pc) = self.strongest();
+        let ok = pr >= lim.min_power
+            && pc >= lim.min_power
+            && pr + pc >= purity * self.total_power
+            && pc >= pr * lim.block_normal_twist
+            && pc <= pr * lim.block_reverse_twist;
+        if ok { (r * 4 + c) as u8 } else { NO_DIGIT }
+    }
+}
+
+/// Thresholds converted to power ratios once.
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    window_purity: f32,
+    cos_spread: f32,
+    level_spread: f32,
+    min_power: f32,
+    normal_twist: f32,
+    reverse_twist: f32,
+    block_normal_twist: f32,
+    block_reverse_twist: f32,
+}
+
+impl Limits {
+    fn get() -> Self {
+        let p0 = DBM0_PEAK * DBM0_PEAK / 2.0;
+        let env = |k: &str, d: f64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+        let spread_hz = env("DTMF_SPREAD", MAX_FREQ_SPREAD_HZ);
+        Limits {
+            window_purity: env("DTMF_WPUR", f64::from(WINDOW_PURITY)) as f32,
+            cos_spread: (2.0 * std::f64::consts::PI * spread_hz * super::BLOCK_LEN as f64 / f64::from(super::SAMPLE_RATE)).cos() as f32,
+            level_spread: 10f64.powf(env("DTMF_LSPREAD", MAX_LEVEL_SPREAD_DB) / 10.0) as f32,
+            min_power: (p0 * 10f64.powf(MIN_TONE_DBM0 / 10.0)) as f32,
+            normal_twist: 10f64.powf(-MAX_NORMAL_TWIST_DB / 10.0) as f32,
+            reverse_twist: 10f64.powf(MAX_REVERSE_TWIST_DB / 10.0) as f32,
+            block_normal_twist: 10f64.powf(-(MAX_NORMAL_TWIST_DB + BLOCK_TWIST_MARGIN_DB) / 10.0)
+                as f32,
+            block_reverse_twist: 10f64.powf((MAX_REVERSE_TWIST_DB + BLOCK_TWIST_MARGIN_DB) / 10.0)
+                as f32,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Current {
+    digit: u8,
+    start: u64,
+    last_end: u64,
+    misses: u8,
+}
+
+/// Per-channel decision state, fed one block at a time. Shared by [`Detector`] and the
+/// lanes of [`super::DetectorBank`].
+#[derive(Clone, Debug)]
+pub(crate) struct Validator {
+    /// Last blocks, oldest first: (Y of each tone, candidate digit, block start).
+    hist_y: [[[f32; 2]; TONES]; VALIDATE_BLOCKS],
+    hist_cand: [u8; VALIDATE_BLOCKS],
+    /// Tone powers per tone, per block (oldest first), and block totals.
+    hist_power: [[f32; VALIDATE_BLOCKS]; TONES],
+    hist_total: [f32; VALIDATE_BLOCKS],
+    hist_start: [u64; VALIDATE_BLOCKS],
+    current: Option<Current>,
+    last: BlockStats,
+    limits: Limits,
+}
+
+impl Validator {
+    pub fn new() -> Self {
+        Validator {
+            hist_y: [[[0.0; 2]; TONES]; VALIDATE_BLOCKS],
+            hist_cand: [NO_DIGIT; VALIDATE_BLOCKS],
+            hist_power: [[0.0; VALIDATE_BLOCKS]; TONES],
+            hist_total: [0.0; VALIDATE_BLOCKS],
+            hist_start: [0; VALIDATE_BLOCKS],
+            current: None,
+            last: BlockStats::default(),
+            limits: Limits::get(),
+        }
+    }
+
+    pub fn last_stats(&self) -> &BlockStats {
+        &self.last
+    }
+
+    /// Ends the block `[start, start + BLOCK_LEN)` whose filter state is `g`.
+    pub fn end_block(&mut self, g: &GoertzelState, start: u64, sink: &mut impl FnMut(DtmfEvent)) {
+        let t = tables();
+        let st = BlockStats::from_state(g, t);
+        self.last = st;
+        let cand = st.candidate(PURITY, &self.limits);
+        self.hist_y.rotate_left(1);
+        self.hist_cand.rotate_left(1);
+        self.hist_start.rotate_left(1);
+        self.hist_y[VALIDATE_BLOCKS - 1] = st.y;
+        for (h, &p) in self.hist_power.iter_mut().zip(&st.tone_power) {
+            h.rotate_left(1);
+            h[VALIDATE_BLOCKS - 1] = p;
+        }
+        self.hist_total.rotate_left(1);
+        self.hist_total[VALIDATE_BLOCKS - 1] = st.total_power;
+        self.hist_cand[VALIDATE_BLOCKS - 1] = cand;
+        self.hist_start[VALIDATE_BLOCKS - 1] = start;
+        let end = start + BLOCK_LEN as u64;
+
+        if let Some(cur) = self.current.as_mut() {
+            if st.candidate(HOLD_PURITY, &self.limits) == cur.digit {
+                cur.last_end = end;
+                cur.misses = 0;
+            } else {
+                cur.misses += 1;
+                if cur.misses >= RELEASE_BLOCKS {
+                    sink(event(cur.digit, cur.start, Some(cur.last_end)));
+                    self.current = None;
+                }
+            }
+        }
+        if self.current.is_none() && cand != NO_DIGIT && self.validated(cand, t) {
+            let start = self.hist_start[0];
+            self.current = Some(Current {
+                digit: cand,
+                start,
+                last_end: end,
+                misses: 0,
+            });
+            sink(event(cand, start, None));
+        }
+    }
+
+    /// Ends an ongoing digit at the end of the stream.
+    pub fn finish(&mut self, sink: &mut impl FnMut(DtmfEvent)) {
+        if let Some(cur) = self.current.take() {
+            sink(event(cur.digit, cur.start, Some(cur.last_end)));
+        }
+    }
+
+    /// True when all kept blocks are candidates for `digit` and, over the window: the two
+    /// tones hold at least `WINDOW_PURITY` of the energy, the average twist is within
+    /// limits, each tone's level is steady, and each tone's phase advances from block to
+    /// block at a steady rate within the frequency tolerance.
+    fn validated(&self, digit: u8, t: &Tables) -> bool {
+        if self.hist_cand.iter().any(|&c| c != digit) {
+            return false;
+        }
+        let row = usize::from(digit / 4);
+        let col = usize::from(digit % 4) + 4;
+        let lim = &self.limits;
+        let (pr, pc) = (self.hist_power[row], self.hist_power[col]);
+        let (sr, sc): (f32, f32) = (pr.iter().sum(), pc.iter().sum());
+        let total: f32 = self.hist_total.iter().sum();
+        sr + sc >= lim.window_purity * total
+            && sc >= sr * lim.normal_twist
+            && sc <= sr * lim.reverse_twist
+            && steady_level(&pr, lim.level_spread)
+            && steady_level(&pc, lim.level_spread)
+            && match (self.steady_freq(row, t), self.steady_freq(col, t)) {
+                (Some(fr), Some(fc)) => (fc / (2.0 * fr) - 1.0).abs() > OCTAVE_MARGIN,
+                _ => false,
+            }
+    }
+
+    /// Each block-to-block phase advance of tone `f`, less the nominal advance, must be
+    /// within the tolerance, and all advances within the spread limit of each other. Returns
+    /// the tone's frequency measured from the mean advance, Hz.
+    fn steady_freq(&self, f: usize, t: &Tables) -> Option<f32> {
+        let [cr, ci] = t.rot[f];
+        let mut z = [[0f32; 2]; VALIDATE_BLOCKS - 1];
+        for (k, zk) in z.iter_mut().enumerate() {
+            let [ar, ai] = self.hist_y[k + 1][f];
+            let [br, bi] = self.hist_y[k][f];
+            // a·conj(b)·e^{-jωN}
+            let (pr, pi) = (ar * br + ai * bi, ai * br - ar * bi);
+            *zk = [pr * cr - pi * ci, pr * ci + pi * cr];
+        }
+        let mag = |v: [f32; 2]| (v[0] * v[0] + v[1] * v[1]).sqrt();
+        for (k, a) in z.iter().enumerate() {
+            let ma = mag(*a);
+            if ma <= 0.0 || a[0] < t.cos_tol[f] * ma {
+                return None;
+            }
+            for b in &z[k + 1..] {
+                // Angle between the two advances: Re(a·conj(b)) >= cos(limit)·|a||b|.
+                let dot = a[0] * b[0] + a[1] * b[1];
+                if dot < self.limits.cos_spread * ma * mag(*b) {
+                    return None;
+                }
+            }
+        }
+        let (sr, si) = z.iter().fold((0f32, 0f32), |(r, i), v| (r + v[0], i + v[1]));
+        Some(t.freq[f] + si.atan2(sr) * t.hz_per_radian)
+    }
+}
+
+/// max(p) <= spread · min(p), with p > 0.
+fn steady_level(p: &[f32; VALIDATE_BLOCKS], spread: f32) -> bool {
+    let max = p.iter().fold(0f32, |m, &v| m.max(v));
+    let min = p.iter().fold(f32::MAX, |m, &v| m.min(v));
+    min > 0.0 && max <= spread * min
+}
+
+fn event(digit: u8, start: u64, end: Option<u64>) -> DtmfEvent {
+    let d = usize::from(digit);
+    DtmfEvent {
+        digit: KEYPAD[(d / 4) % 4][d % 4],
+        start_sample: start,
+        end,
+    }
+}
+
+/// Single-channel DTMF receiver (scalar kernel). Feed 8 kHz linear samples in chunks of any
+/// size; events come out through a callback, with no allocation.
+#[derive(Clone, Debug)]
+pub struct Detector {
+    g: GoertzelState,
+    pos: usize,
+    samples: u64,
+    v: Validator,
+}
+
+impl Default for Detector {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Detector {
+    pub fn new() -> Self {
+        Detector {
+            g: GoertzelState::default(),
+            pos: 0,
+            samples: 0,
+            v: Validator::new(),
+        }
+    }
+
+    /// Feeds `samples`; calls `sink` for each event (validation, then end of each digit).
+    pub fn rx(&mut self, samples: &[i16], mut sink: impl FnMut(DtmfEvent)) {
+        let t = tables();
+        let mut rest = samples;
+        while !rest.is_empty() {
+            let take = rest.len().min(BLOCK_LEN - self.pos);
+            self.g.feed(&rest[..take], self.pos, t);
+            self.pos += take;
+            self.samples += take as u64;
+            rest = &rest[take..];
+            if self.pos == BLOCK_LEN {
+                let start = self.samples - BLOCK_LEN as u64;
+                self.v.end_block(&self.g, start, &mut sink);
+                self.g = GoertzelState::default();
+                self.pos = 0;
+            }
+        }
+    }
+
+    /// Ends the stream: reports the end of a digit still on. The detector can go on being
+    /// fed afterwards.
+    pub fn finish(&mut self, mut sink: impl FnMut(DtmfEvent)) {
+        self.v.finish(&mut sink);
+    }
+
+    /// Samples fed so far.
+    pub fn samples(&self) -> u64 {
+        self.samples
+    }
+
+    /// Measurements of the last complete block.
+    pub fn last_block(&self) -> &BlockStats {
+        self.v.last_stats()
+    }
+}

@@ -1,0 +1,238 @@
+//! The worker's table of UDP sockets: opening (bind) them, naming them by generation-checked
+//! [`SocketToken`]s, and the open → closing → free life cycle the backends drive (a closing
+//! socket's receive must be cancelled before its descriptor is closed).
+
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// Names one UDP socket of one worker. Stale tokens (of a closed socket whose slot was
+/// reused) are detected by a generation number and refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SocketToken {
+    idx: u32,
+    generation: u32,
+}
+
+impl SocketToken {
+    /// The slot index (dense, small: usable to index a handler's own tables).
+    pub fn index(self) -> u32 {
+        self.idx
+    }
+
+    /// The generation of the slot when this token was handed out.
+    pub fn generation(self) -> u32 {
+        self.generation
+    }
+
+    /// Builds a token from its parts (the worker refuses tokens it did not hand out).
+    pub fn from_parts(idx: u32, generation: u32) -> Self {
+        Self { idx, generation }
+    }
+}
+
+/// Where a slot is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SockState {
+    /// Unused.
+    Free,
+    /// Bound; receiving.
+    Open,
+    /// `close` was asked; the backend is tearing the receive down.
+    Closing,
+}
+
+/// One slot of the table.
+#[derive(Debug)]
+pub struct SockSlot {
+    fd: Option<OwnedFd>,
+    /// Generation of the current (or last) occupant.
+    pub generation: u32,
+    /// Life-cycle state.
+    pub state: SockState,
+    /// Whether a receive (multishot recvmsg, or epoll registration) is in place.
+    pub armed: bool,
+    /// Set when the receive failed in a way that re-arming cannot fix.
+    pub broken: bool,
+    /// The bound address.
+    pub local: Option<SocketAddr>,
+}
+
+impl SockSlot {
+    /// The raw descriptor (-1 when free).
+    pub fn raw_fd(&self) -> RawFd {
+        self.fd.as_ref().map_or(-1, |f| f.as_raw_fd())
+    }
+}
+
+/// Socket options applied when binding.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SockOpts {
+    /// `SO_RCVBUF` in bytes (None: system default).
+    pub rcvbuf: Option<usize>,
+    /// `SO_SNDBUF` in bytes (None: system default).
+    pub sndbuf: Option<usize>,
+}
+
+/// The table.
+#[derive(Debug, Default)]
+pub struct SocketTable {
+    slots: Vec<SockSlot>,
+    free: Vec<u32>,
+    open: usize,
+}
+
+impl SocketTable {
+    /// Creates a non-blocking UDP socket bound to `addr` and gives it a slot.
+    pub fn open(&mut self, addr: SocketAddr, opts: SockOpts) -> io::Result<SocketToken> {
+        let sock = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+        sock.set_nonblocking(true)?;
+        if let Some(n) = opts.rcvbuf {
+            sock.set_recv_buffer_size(n)?;
+        }
+        if let Some(n) = opts.sndbuf {
+            sock.set_send_buffer_size(n)?;
+        }
+        sock.bind(&addr.into())?;
+        let local = sock.local_addr()?.as_socket();
+        let fd: OwnedFd = sock.into();
+        let idx = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                let i = u32::try_from(self.slots.len())
+                    .map_err(|_| io::Error::other("socket table full"))?;
+                self.slots.push(SockSlot {
+                    fd: None,
+                    generation: 0,
+                    state: SockState::Free,
+                    armed: false,
+                    broken: false,
+                    local: None,
+                });
+                i
+            }
+        };
+        let slot = &mut self.slots[idx as usize];
+        slot.fd = Some(fd);
+        slot.state = SockState::Open;
+        slot.armed = false;
+        slot.broken = false;
+        slot.local = local;
+        self.open += 1;
+        Ok(SocketToken {
+            idx,
+            generation: slot.generation,
+        })
+    }
+
+    /// The slot of an open socket named by `tok`.
+    pub fn get(&self, tok: SocketToken) -> Option<&SockSlot> {
+        self.slots
+            .get(tok.idx as usize)
+            .filter(|s| s.generation == tok.generation && s.state == SockState::Open)
+    }
+
+    /// The slot at `idx`, whatever its state.
+    pub fn slot_mut(&mut self, idx: u32) -> Option<&mut SockSlot> {
+        self.slots.get_mut(idx as usize)
+    }
+
+    /// The slot at `idx`, whatever its state.
+    pub fn slot(&self, idx: u32) -> Option<&SockSlot> {
+        self.slots.get(idx as usize)
+    }
+
+    /// The current token of slot `idx` if it is open.
+    pub fn token_at(&self, idx: u32) -> Option<SocketToken> {
+        let s = self.slots.get(idx as usize)?;
+        (s.state == SockState::Open).then_some(SocketToken {
+            idx,
+            generation: s.generation,
+        })
+    }
+
+    /// Marks an open socket as closing. Returns false for a stale or unknown token.
+    pub fn begin_close(&mut self, tok: SocketToken) -> bool {
+        match self.slots.get_mut(tok.idx as usize) {
+            Some(s) if s.generation == tok.generation && s.state == SockState::Open => {
+                s.state = SockState::Closing;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Closes the descriptor of slot `idx` and frees the slot (its generation moves on).
+    pub fn finish_close(&mut self, idx: u32) {
+        if let Some(s) = self.slots.get_mut(idx as usize)
+            && s.state != SockState::Free
+        {
+            s.fd = None; // closes
+            s.state = SockState::Free;
+            s.armed = false;
+            s.broken = false;
+            s.local = None;
+            s.generation = s.generation.wrapping_add(1);
+            self.open -= 1;
+            self.free.push(idx);
+        }
+    }
+
+    /// Number of slots (free or not).
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether no socket is open or closing.
+    pub fn is_empty(&self) -> bool {
+        self.open == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_close_reuse_and_stale_tokens() {
+        let mut t = SocketTable::default();
+        let any: SocketAddr = "127.0.0.1:0".parse().expect("addr");
+        let a = t.open(any, SockOpts::default()).expect("open a");
+        let b = t.open(any, SockOpts::default()).expect("open b");
+        assert_ne!(a.index(), b.index());
+        let a_local = t.get(a).and_then(|s| s.local).expect("local");
+        assert_ne!(a_local.port(), 0);
+        assert!(t.get(a).map(|s| s.raw_fd() >= 0).unwrap_or(false));
+
+        assert!(t.begin_close(a));
+        assert!(t.get(a).is_none(), "closing sockets are not usable");
+        assert!(!t.begin_close(a), "twice");
+        t.finish_close(a.index());
+        // The port is free again.
+        std::net::UdpSocket::bind(a_local).expect("port released");
+
+        let c = t.open(any, SockOpts::default()).expect("open c");
+        assert_eq!(c.index(), a.index(), "slot reused");
+        assert_ne!(c.generation(), a.generation());
+        assert!(t.get(a).is_none(), "stale token refused");
+        assert!(t.get(c).is_some());
+        assert_eq!(t.token_at(c.index()), Some(c));
+        assert!(!t.is_empty());
+        t.finish_close(b.index());
+        t.finish_close(c.index());
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn bind_conflict_is_an_error() {
+        let mut t = SocketTable::default();
+        let held = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let err = t
+            .open(held.local_addr().expect("addr"), SockOpts::default())
+            .expect_err("port in use");
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+        assert!(t.is_empty());
+    }
+}
