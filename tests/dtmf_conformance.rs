@@ -178,6 +178,54 @@ fn talk_off(name: &str, material: Vec<f64>) -> Condition {
     }
 }
 
+/// Each DTMF frequency alone for 200 ms, at -6 dBm0, with ±1.5 % deviation too.
+fn single_tones() -> Vec<f64> {
+    let mut out = Vec::new();
+    for f in [697.0, 770.0, 852.0, 941.0, 1209.0, 1336.0, 1477.0, 1633.0] {
+        for dev in [-0.015, 0.0, 0.015] {
+            out.extend(sines(&[(f * (1.0 + dev), -6.0)], 200.0));
+            out.extend(sines(&[], 100.0));
+        }
+    }
+    out
+}
+
+/// North American call-progress tones and the SIT sequence (whose 913.8 and 1370.6 Hz
+/// segments sit near 941 and 1336 Hz, one at a time).
+fn call_progress() -> Vec<f64> {
+    let mut out = Vec::new();
+    for _ in 0..3 {
+        out.extend(sines(&[(350.0, -13.0), (440.0, -13.0)], 2000.0)); // dial
+        out.extend(sines(&[(440.0, -19.0), (480.0, -19.0)], 2000.0)); // ringback
+        out.extend(sines(&[], 4000.0 / 4.0));
+        for _ in 0..4 {
+            out.extend(sines(&[(480.0, -24.0), (620.0, -24.0)], 500.0)); // busy
+            out.extend(sines(&[], 500.0));
+        }
+        for (f, ms) in [(913.8, 274.0), (1370.6, 274.0), (1776.7, 380.0)] {
+            out.extend(sines(&[(f, -24.0)], ms)); // SIT
+        }
+        out.extend(sines(&[], 500.0));
+    }
+    out
+}
+
+/// Sum of sines (frequency, dBm0) for `ms`; silence when empty.
+fn sines(tones: &[(f64, f64)], ms: f64) -> Vec<f64> {
+    let n = Signal::ms(ms);
+    (0..n)
+        .map(|i| {
+            let t = i as f64 / signals::FS;
+            tones
+                .iter()
+                .map(|&(f, l)| {
+                    signals::dbm0_amplitude(l) * (2.0 * std::f64::consts::PI * f * t).sin()
+                })
+                .sum()
+        })
+        .collect()
+}
+
 /// Mandarin text for espeak-ng: long enough for well over a minute of speech.
 const MANDARIN: &str = "欢迎致电客户服务中心。查询话费请按一，办理业务请按二，人工服务请按零。\
     您好，今天天气晴朗，气温二十三度，东南风三到四级，空气质量良好，适合户外活动。\
@@ -283,6 +331,14 @@ fn conditions() -> Vec<Condition> {
             },
         ));
     }
+    c.push(talk_off(
+        "single tones 697..1633 Hz, -6 dBm0",
+        single_tones(),
+    ));
+    c.push(talk_off(
+        "call progress: dial/ringback/busy/SIT",
+        call_progress(),
+    ));
     c.push(talk_off(
         "talk-off: speech-like 60 s",
         signals::speech_like(next(), 60.0),

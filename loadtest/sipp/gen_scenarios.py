@@ -98,7 +98,7 @@ for status in (480, 486, 603, 403, 488, 503, 302):
     if status == 302:
         check = """
     <action>
-      <ereg regexp="Contact: *<sip:([^>]*)>" search_in="msg" check_it="true" assign_to="contact,target"/>
+      <ereg regexp="Contact: *&lt;sip:([^&gt;]*)&gt;" search_in="msg" check_it="true" assign_to="contact,target"/>
       <log message="302 Contact [$contact] target [$target]"/>
     </action>
   """
@@ -136,7 +136,7 @@ write("uas_ring_until_cancel",
     <![CDATA[
 
       SIP/2.0 487 Request Terminated
-      Via: [$via]
+      [last_Via:]
       [last_From:]
       [last_To:];tag=[pid]SIPpTag01[call_number]
       [last_Call-ID:]
@@ -146,7 +146,7 @@ write("uas_ring_until_cancel",
     ]]>
   </send>
   <recv request="ACK"/>
-""".replace("[$via]", "[last_Via]"))
+""")
 
 write("uas_answer_wait_bye",
       "Outbound call from mediagw: 180, then 200 with SDP, takes the ACK, then waits for the "
@@ -222,7 +222,7 @@ write("uas_busy",
 write("uac_cancel",
       "Inbound call to mediagw that the caller cancels before it is answered: INVITE, 100, "
       "CANCEL (same branch), 200 for the CANCEL, 487 for the INVITE, ACK.",
-      INVITE + '  <recv response="100"/>\n  <recv response="180" optional="true"/>\n'
+      INVITE + '  <recv response="100"/>\n'
       + '  <pause milliseconds="500"/>\n' + """  <send>
     <![CDATA[
 

@@ -16,6 +16,8 @@ const ATTENUATION_DB: f64 = 80.0;
 const PASSBAND: f64 = 0.85;
 /// Largest interpolation factor (after reducing the ratio) we build tables for.
 const MAX_UP: u64 = 1024;
+/// Largest coefficient table we build (4 MiB of f32).
+const MAX_COEFFS: usize = 1 << 20;
 
 /// Why a resampler could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -23,7 +25,8 @@ pub enum ResampleError {
     /// A rate of zero was given.
     #[error("sample rate must be positive")]
     ZeroRate,
-    /// The reduced ratio out/in needs more than 1024 filter phases.
+    /// The reduced ratio out/in needs more than 1024 filter phases, or the
+    /// filter would exceed 2^20 coefficients (input rates far above 384 kHz).
     #[error("unsupported rate ratio {in_rate} -> {out_rate} Hz")]
     UnsupportedRatio {
         /// Input rate in Hz.
@@ -77,8 +80,8 @@ fn bessel_i0(x: f64) -> f64 {
 }
 
 impl Resampler {
-    /// Builds a resampler; fails for a zero rate or a ratio needing over 1024 phases
-    /// (every common audio rate pair is far below that).
+    /// Builds a resampler; fails for a zero rate or an unsupported ratio (every
+    /// common audio rate pair, 8 to 384 kHz, is supported).
     pub fn new(in_rate: u32, out_rate: u32) -> Result<Self, ResampleError> {
         if in_rate == 0 || out_rate == 0 {
             return Err(ResampleError::ZeroRate);
@@ -101,7 +104,10 @@ impl Resampler {
         let per_phase = (ATTENUATION_DB - 7.95)
             / (2.285 * 2.0 * std::f64::consts::PI * transition / in_rate as f64);
         let taps = (per_phase.ceil() as usize).max(2);
-        let len = taps * up as usize;
+        let len = taps.saturating_mul(up as usize);
+        if len > MAX_COEFFS {
+            return Err(ResampleError::UnsupportedRatio { in_rate, out_rate });
+        }
         let centre = (len - 1) as f64 / 2.0;
         let i0_beta = bessel_i0(beta);
         let prototype: Vec<f64> = (0..len)
@@ -374,6 +380,11 @@ mod tests {
             Resampler::new(44_101, 8000),
             Err(ResampleError::UnsupportedRatio { .. })
         ));
+        assert!(matches!(
+            Resampler::new(u32::MAX - 4, 8000),
+            Err(ResampleError::UnsupportedRatio { .. })
+        ));
+        assert!(Resampler::new(384_000, 8000).is_ok());
         assert_eq!(resample(&[], 48_000, 8000), Ok(Vec::new()));
     }
 }

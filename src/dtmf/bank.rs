@@ -245,3 +245,149 @@ impl DetectorBank {
         self.v[lane % LANES].last_stats()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Detector, ToneGenerator};
+    use super::*;
+
+    /// Random test material per lane: noise, tones at random levels and offsets, silence.
+    fn material(lane: usize, n: usize, seed: u64) -> Vec<i16> {
+        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ lane as u64 | 1;
+        let mut rnd = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        let mut x = Vec::with_capacity(n);
+        while x.len() < n {
+            match rnd() % 3 {
+                0 => {
+                    let amp = (rnd() % 20000) as i64 + 1;
+                    let len = (rnd() % 900) as usize;
+                    x.extend((0..len).map(|_| ((rnd() % (2 * amp as u64)) as i64 - amp) as i16));
+                }
+                1 => {
+                    let d = b"0123456789*#ABCD"[(rnd() % 16) as usize] as char;
+                    let lvl = -((rnd() % 40) as f64);
+                    let mut g = ToneGenerator::with_levels(d, 30 + (rnd() % 90) as u32, 0, lvl, lvl - 2.0)
+                        .expect("digit");
+                    let mut buf = vec![0i16; g.remaining() as usize];
+                    let k = g.tx(&mut buf);
+                    x.extend_from_slice(&buf[..k]);
+                }
+                _ => x.extend(std::iter::repeat_n(0i16, (rnd() % 500) as usize)),
+            }
+        }
+        x.truncate(n);
+        x
+    }
+
+    fn stats_bits(s: &BlockStats) -> Vec<u32> {
+        let mut v: Vec<u32> = s.y.iter().flatten().map(|f| f.to_bits()).collect();
+        v.extend(s.tone_power.iter().map(|f| f.to_bits()));
+        v.push(s.total_power.to_bits());
+        v
+    }
+
+    /// Runs a bank over `lanes` with chunk sizes up to one block, returning events and the
+    /// statistics of every block of every lane.
+    fn run(kernel: Kernel, lanes: &[Vec<i16>]) -> (Vec<(usize, DtmfEvent)>, Vec<Vec<u32>>) {
+        let mut bank = DetectorBank::with_kernel(kernel).expect("kernel");
+        let n = lanes[0].len();
+        let mut ev = Vec::new();
+        let mut st = Vec::new();
+        let (mut pos, mut i) = (0, 0);
+        while pos < n {
+            let take = [64usize, 1, 33, 64, 17, 50][i % 6].min(n - pos);
+            i += 1;
+            let frames: [&[i16]; LANES] = std::array::from_fn(|l| &lanes[l][pos..pos + take]);
+            let before = bank.blocks_done();
+            bank.rx(&frames, |l, e| ev.push((l, e))).expect("rx");
+            if bank.blocks_done() > before {
+                st.extend((0..LANES).map(|l| stats_bits(bank.last_block(l))));
+            }
+            pos += take;
+        }
+        bank.finish(|l, e| ev.push((l, e)));
+        (ev, st)
+    }
+
+    #[test]
+    fn scalar_avx2_and_detector_are_bit_identical_on_random_signals() {
+        for seed in 1..4 {
+            let lanes: Vec<Vec<i16>> = (0..LANES).map(|l| material(l, 24_000, seed)).collect();
+            let (ev_s, st_s) = run(Kernel::Scalar, &lanes);
+            assert!(ev_s.len() > 4, "material should hold some digits: {ev_s:?}");
+            if Kernel::detect() == Kernel::Avx2 {
+                let (ev_v, st_v) = run(Kernel::Avx2, &lanes);
+                assert_eq!(ev_s, ev_v);
+                assert_eq!(st_s, st_v);
+            }
+            for (l, x) in lanes.iter().enumerate() {
+                let mut det = Detector::new();
+                let mut ev = Vec::new();
+                det.rx(x, |e| ev.push((l, e)));
+                det.finish(|e| ev.push((l, e)));
+                let lane_ev: Vec<_> = ev_s.iter().filter(|(k, _)| *k == l).copied().collect();
+                assert_eq!(ev, lane_ev, "lane {l}");
+            }
+        }
+    }
+
+    #[test]
+    fn unequal_lengths_are_refused_without_side_effects() {
+        let mut bank = DetectorBank::new();
+        let a = [0i16; 160];
+        let b = [0i16; 100];
+        let mut frames: [&[i16]; LANES] = [&a; LANES];
+        frames[3] = &b;
+        let r = bank.rx(&frames, |_, _| {});
+        assert_eq!(
+            r,
+            Err(BankError::LengthMismatch {
+                lane: 3,
+                len: 100,
+                expected: 160
+            })
+        );
+        assert_eq!(bank.blocks_done(), 0);
+        assert_eq!(bank.reset_lane(LANES), Err(BankError::NoSuchLane(LANES)));
+    }
+
+    #[test]
+    fn reset_lane_restarts_that_lane_only() {
+        let mut g = ToneGenerator::new('3', 200, 0).expect("digit");
+        let mut tone = vec![0i16; 1600];
+        g.tx(&mut tone);
+        let silence = [0i16; 1600];
+        let mut bank = DetectorBank::new();
+        let mut ev = Vec::new();
+        // Lane 0 hears the tone from the start; lane 1 is reset after 1000 samples (mid-block)
+        // and hears the tone from then on.
+        let f0: [&[i16]; LANES] = std::array::from_fn(|l| if l == 0 { &tone[..1000] } else { &silence[..1000] });
+        bank.rx(&f0, |l, e| ev.push((l, e))).expect("rx");
+        bank.reset_lane(1).expect("lane");
+        let f1: [&[i16]; LANES] = std::array::from_fn(|l| match l {
+            0 => &tone[1000..],
+            1 => &tone[..600],
+            _ => &silence[..600],
+        });
+        bank.rx(&f1, |l, e| ev.push((l, e))).expect("rx");
+        let f2: [&[i16]; LANES] = std::array::from_fn(|l| if l == 1 { &tone[600..1600] } else { &silence[..1000] });
+        bank.rx(&f2, |l, e| ev.push((l, e))).expect("rx");
+        bank.finish(|l, e| ev.push((l, e)));
+        let on: Vec<(usize, char, u64)> = ev
+            .iter()
+            .filter(|(_, e)| e.end.is_none())
+            .map(|(l, e)| (*l, e.digit, e.start_sample))
+            .collect();
+        assert_eq!(on.len(), 2, "{ev:?}");
+        assert_eq!(on[0], (0, '3', 0));
+        // Lane 1's sample 0 is bank sample 1000; its first whole block starts at bank
+        // sample 1024, i.e. lane sample 24.
+        assert_eq!((on[1].0, on[1].1), (1, '3'));
+        assert!(on[1].2 <= 24, "{on:?}");
+    }
+}

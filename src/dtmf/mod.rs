@@ -39,13 +39,17 @@
 
 pub mod bank;
 pub mod detector;
+pub mod generator;
 mod goertzel;
 #[cfg(target_arch = "x86_64")]
 mod goertzel_avx2;
 mod tables;
+pub mod wav;
 
 pub use bank::{BankError, DetectorBank, Kernel, LANES};
 pub use detector::{BlockStats, Detector};
+pub use generator::ToneGenerator;
+pub use wav::{DetectedDigit, WavError, detect_wav, detect_wav_bytes};
 
 /// Sample rate of all input and output, Hz.
 pub const SAMPLE_RATE: u32 = 8000;

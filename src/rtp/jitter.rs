@@ -108,11 +108,12 @@ pub struct JitterBuffer {
 }
 
 impl JitterBuffer {
-    /// A buffer of `capacity` frames (2..=1024) of up to `max_payload` bytes
-    /// (≤ 65535) each, which starts (and restarts after an underrun) releasing
-    /// frames once `prefill` consecutive packet times are covered (1..=capacity).
+    /// A buffer of `capacity` frames (rounded up to a power of two in 2..=1024)
+    /// of up to `max_payload` bytes (≤ 65535) each, which starts (and restarts
+    /// after an underrun) releasing frames once `prefill` consecutive packet
+    /// times are covered (1..=capacity).
     pub fn new(capacity: usize, max_payload: usize, prefill: usize) -> Self {
-        let capacity = capacity.clamp(2, 1024);
+        let capacity = capacity.clamp(2, 1024).next_power_of_two();
         let max_payload = max_payload.min(u16::MAX as usize);
         Self {
             slots: vec![Slot::default(); capacity].into_boxed_slice(),
@@ -160,7 +161,8 @@ impl JitterBuffer {
     }
 
     fn slot_index(&self, seq: u16) -> usize {
-        seq as usize % self.slots.len()
+        // The capacity is a power of two.
+        seq as usize & (self.slots.len() - 1)
     }
 
     fn store(&mut self, header: &RtpHeader, payload: &[u8]) {
@@ -176,7 +178,7 @@ impl JitterBuffer {
             len: payload.len() as u16,
         };
         self.count += 1;
-        let offset = header.sequence.wrapping_sub(self.next_seq) + 1;
+        let offset = header.sequence.wrapping_sub(self.next_seq).wrapping_add(1);
         self.span = self.span.max(offset);
     }
 
@@ -397,7 +399,8 @@ mod tests {
 
     #[test]
     fn refuses_oversized_payloads_and_keeps_metadata() {
-        let mut jb = JitterBuffer::new(4, 160, 1);
+        let mut jb = JitterBuffer::new(3, 160, 1);
+        assert_eq!(jb.capacity(), 4, "rounded up to a power of two");
         assert_eq!(jb.push(&header(1), &[0; 161]), PushOutcome::TooLarge);
         let h = RtpHeader {
             marker: true,

@@ -213,10 +213,8 @@ impl ReceiveStats {
         let (last_sr, delay_since_last_sr) = match self.last_sr {
             Some((lsr, at)) => {
                 let elapsed = now_us.saturating_sub(at);
-                (
-                    lsr,
-                    ((elapsed << 16) / 1_000_000).min(u32::MAX as u64) as u32,
-                )
+                let dlsr = (elapsed as u128 * 65_536 / 1_000_000).min(u32::MAX as u128);
+                (lsr, dlsr as u32)
             }
             None => (0, 0),
         };

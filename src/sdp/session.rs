@@ -167,10 +167,15 @@ mod tests {
         let (answer, _) = session.answer(&hold_offer, &local).expect("answerable");
         assert_eq!(origin(&answer)[2], "12");
         assert_eq!(origin(&answer)[1], "555", "the session id never changes");
+        // Unhold: the original offer again gives the first answer's content.
+        let (unheld, media) = session.answer(&offer, &local).expect("answerable");
+        assert_eq!(media.direction, Direction::SendRecv);
+        assert_eq!(origin(&unheld)[2], "13");
+        assert_eq!(unheld.media(), first.media());
         // A failed negotiation leaves the version alone.
         let g729 = SessionDescription::parse(samples::G729_ONLY).expect("parses");
         assert!(session.answer(&g729, &local).is_err());
-        assert_eq!(session.version(), 12);
+        assert_eq!(session.version(), 13);
     }
 
     #[test]

@@ -85,8 +85,8 @@ impl Sipp {
             .args(["-trace_err", "-trace_logs", "-trace_msg"])
             .args(args)
             .current_dir(dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .stdout(std::fs::File::create(dir.path().join("stdout.txt")).expect("stdout file"))
+            .stderr(std::fs::File::create(dir.path().join("stderr.txt")).expect("stderr file"));
         let child = cmd.spawn().expect("spawn sipp");
         Sipp {
             child,
@@ -113,19 +113,24 @@ impl Sipp {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let out = self.child.wait_with_output().expect("sipp output");
+        let status = self.child.wait().expect("sipp status");
+        let read = |n: &str| std::fs::read_to_string(self.dir.path().join(n)).unwrap_or_default();
         let mut logs = String::new();
         if let Ok(rd) = std::fs::read_dir(self.dir.path()) {
             for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with("std") {
+                    continue;
+                }
                 if let Ok(t) = std::fs::read_to_string(e.path()) {
                     logs.push_str(&format!("== {}\n{t}\n", e.path().display()));
                 }
             }
         }
         SippResult {
-            code: out.status.code(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            code: status.code(),
+            stdout: read("stdout.txt"),
+            stderr: read("stderr.txt"),
             logs,
         }
     }
