@@ -55,7 +55,10 @@ fn bench(c: &mut Criterion) {
             eprintln!("skipping {kernel:?}: not supported on this CPU");
             continue;
         };
-        let name = format!("bank_{}_8_channel_frames", format!("{kernel:?}").to_lowercase());
+        let name = format!(
+            "bank_{}_8_channel_frames",
+            format!("{kernel:?}").to_lowercase()
+        );
         g.bench_function(name, |b| {
             let mut i = 0;
             b.iter(|| {

@@ -306,31 +306,27 @@ fn conditions() -> Vec<Condition> {
         10.0,
         true,
     ));
-    for snr in [15.0] {
-        // SNR relative to the composite (two-tone) power.
-        let name = format!("white noise SNR {snr} dB");
-        let tone = Dtmf::new('1').level(-20.0);
-        let noise = tone.composite_dbm0() - snr;
-        c.push(tones_with(
-            &name,
-            Accept,
-            next(),
-            |d| Dtmf::new(d).level(-20.0),
-            |s| {
-                s.add_white_noise(noise);
-            },
-        ));
-        let name = format!("pink noise SNR {snr} dB");
-        c.push(tones_with(
-            &name,
-            Accept,
-            next(),
-            |d| Dtmf::new(d).level(-20.0),
-            |s| {
-                s.add_pink_noise(noise);
-            },
-        ));
-    }
+    // SNR 15 dB relative to the composite (two-tone) power, tones at -20 dBm0 each.
+    let snr = 15.0;
+    let noise = Dtmf::new('1').level(-20.0).composite_dbm0() - snr;
+    c.push(tones_with(
+        &format!("white noise SNR {snr} dB"),
+        Accept,
+        next(),
+        |d| Dtmf::new(d).level(-20.0),
+        |s| {
+            s.add_white_noise(noise);
+        },
+    ));
+    c.push(tones_with(
+        &format!("pink noise SNR {snr} dB"),
+        Accept,
+        next(),
+        |d| Dtmf::new(d).level(-20.0),
+        |s| {
+            s.add_pink_noise(noise);
+        },
+    ));
     c.push(talk_off(
         "single tones 697..1633 Hz, -6 dBm0",
         single_tones(),

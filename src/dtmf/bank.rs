@@ -9,10 +9,10 @@
 //! tick anyway, which is exactly the shape a bank wants. The kernel is chosen at run time
 //! (`is_x86_feature_detected!("avx2")`); the scalar kernel gives bit-identical results.
 
+use super::detector::Validator;
 use super::goertzel::GoertzelState;
 use super::tables::{TONES, tables};
 use super::{BLOCK_LEN, BlockStats, DtmfEvent};
-use super::detector::Validator;
 use std::fmt;
 
 /// Channels per bank (one `f32x8`).
@@ -55,7 +55,11 @@ pub enum BankError {
     /// [`Kernel::Avx2`] was asked for on a CPU without AVX2.
     Avx2Unavailable,
     /// All lanes must be given the same number of samples per call.
-    LengthMismatch { lane: usize, len: usize, expected: usize },
+    LengthMismatch {
+        lane: usize,
+        len: usize,
+        expected: usize,
+    },
     /// Lane index out of range.
     NoSuchLane(usize),
 }
@@ -271,8 +275,9 @@ mod tests {
                 1 => {
                     let d = b"0123456789*#ABCD"[(rnd() % 16) as usize] as char;
                     let lvl = -((rnd() % 40) as f64);
-                    let mut g = ToneGenerator::with_levels(d, 30 + (rnd() % 90) as u32, 0, lvl, lvl - 2.0)
-                        .expect("digit");
+                    let mut g =
+                        ToneGenerator::with_levels(d, 30 + (rnd() % 90) as u32, 0, lvl, lvl - 2.0)
+                            .expect("digit");
                     let mut buf = vec![0i16; g.remaining() as usize];
                     let k = g.tx(&mut buf);
                     x.extend_from_slice(&buf[..k]);
@@ -366,7 +371,13 @@ mod tests {
         let mut ev = Vec::new();
         // Lane 0 hears the tone from the start; lane 1 is reset after 1000 samples (mid-block)
         // and hears the tone from then on.
-        let f0: [&[i16]; LANES] = std::array::from_fn(|l| if l == 0 { &tone[..1000] } else { &silence[..1000] });
+        let f0: [&[i16]; LANES] = std::array::from_fn(|l| {
+            if l == 0 {
+                &tone[..1000]
+            } else {
+                &silence[..1000]
+            }
+        });
         bank.rx(&f0, |l, e| ev.push((l, e))).expect("rx");
         bank.reset_lane(1).expect("lane");
         let f1: [&[i16]; LANES] = std::array::from_fn(|l| match l {
@@ -375,7 +386,13 @@ mod tests {
             _ => &silence[..600],
         });
         bank.rx(&f1, |l, e| ev.push((l, e))).expect("rx");
-        let f2: [&[i16]; LANES] = std::array::from_fn(|l| if l == 1 { &tone[600..1600] } else { &silence[..1000] });
+        let f2: [&[i16]; LANES] = std::array::from_fn(|l| {
+            if l == 1 {
+                &tone[600..1600]
+            } else {
+                &silence[..1000]
+            }
+        });
         bank.rx(&f2, |l, e| ev.push((l, e))).expect("rx");
         bank.finish(|l, e| ev.push((l, e)));
         let on: Vec<(usize, char, u64)> = ev

@@ -78,16 +78,23 @@ impl BlockStats {
         (r, c - 4, self.tone_power[r], self.tone_power[c])
     }
 
-    /// Digit index (row·4 + col) if this block looks like a dual tone, using `purity` as the
-    /// minimum energy share.
-    fn candidate(&self, purity: f32, lim: &Limits) -> u8 {
+    /// Digit index (row·4 + col) if this block looks like a dual tone with at least
+    /// `PURITY` of the energy, and the same with `HOLD_PURITY` (or `NO_DIGIT`).
+    fn candidates(&self, lim: &Limits) -> (u8, u8) {
         let (r, c, pr, pc) = self.strongest();
-        let ok = pr >= lim.min_power
+        let plausible = pr >= lim.min_power
             && pc >= lim.min_power
-            && pr + pc >= purity * self.total_power
             && pc >= pr * lim.block_normal_twist
             && pc <= pr * lim.block_reverse_twist;
-        if ok { (r * 4 + c) as u8 } else { NO_DIGIT }
+        let digit = (r * 4 + c) as u8;
+        let pick = |purity: f32| {
+            if plausible && pr + pc >= purity * self.total_power {
+                digit
+            } else {
+                NO_DIGIT
+            }
+        };
+        (pick(PURITY), pick(HOLD_PURITY))
     }
 }
 
@@ -136,58 +143,51 @@ struct Current {
 /// lanes of [`super::DetectorBank`].
 #[derive(Clone, Debug)]
 pub(crate) struct Validator {
-    /// Last blocks, oldest first: (Y of each tone, candidate digit, block start).
-    hist_y: [[[f32; 2]; TONES]; VALIDATE_BLOCKS],
-    hist_cand: [u8; VALIDATE_BLOCKS],
-    /// Tone powers per tone, per block (oldest first), and block totals.
-    hist_power: [[f32; VALIDATE_BLOCKS]; TONES],
-    hist_total: [f32; VALIDATE_BLOCKS],
-    hist_start: [u64; VALIDATE_BLOCKS],
+    /// The last `VALIDATE_BLOCKS` blocks, a ring: slot `head` is the oldest.
+    blocks: [BlockStats; VALIDATE_BLOCKS],
+    cand: [u8; VALIDATE_BLOCKS],
+    start: [u64; VALIDATE_BLOCKS],
+    head: usize,
     current: Option<Current>,
-    last: BlockStats,
     limits: Limits,
 }
 
 impl Validator {
     pub fn new() -> Self {
         Validator {
-            hist_y: [[[0.0; 2]; TONES]; VALIDATE_BLOCKS],
-            hist_cand: [NO_DIGIT; VALIDATE_BLOCKS],
-            hist_power: [[0.0; VALIDATE_BLOCKS]; TONES],
-            hist_total: [0.0; VALIDATE_BLOCKS],
-            hist_start: [0; VALIDATE_BLOCKS],
+            blocks: [BlockStats::default(); VALIDATE_BLOCKS],
+            cand: [NO_DIGIT; VALIDATE_BLOCKS],
+            start: [0; VALIDATE_BLOCKS],
+            head: 0,
             current: None,
-            last: BlockStats::default(),
             limits: Limits::get(),
         }
     }
 
+    /// Slot of the `k`-th kept block, oldest first.
+    fn slot(&self, k: usize) -> usize {
+        (self.head + k) % VALIDATE_BLOCKS
+    }
+
     pub fn last_stats(&self) -> &BlockStats {
-        &self.last
+        &self.blocks[self.slot(VALIDATE_BLOCKS - 1)]
     }
 
     /// Ends the block `[start, start + BLOCK_LEN)` whose filter state is `g`.
     pub fn end_block(&mut self, g: &GoertzelState, start: u64, sink: &mut impl FnMut(DtmfEvent)) {
         let t = tables();
         let st = BlockStats::from_state(g, t);
-        self.last = st;
-        let cand = st.candidate(PURITY, &self.limits);
-        self.hist_y.rotate_left(1);
-        self.hist_cand.rotate_left(1);
-        self.hist_start.rotate_left(1);
-        self.hist_y[VALIDATE_BLOCKS - 1] = st.y;
-        for (h, &p) in self.hist_power.iter_mut().zip(&st.tone_power) {
-            h.rotate_left(1);
-            h[VALIDATE_BLOCKS - 1] = p;
-        }
-        self.hist_total.rotate_left(1);
-        self.hist_total[VALIDATE_BLOCKS - 1] = st.total_power;
-        self.hist_cand[VALIDATE_BLOCKS - 1] = cand;
-        self.hist_start[VALIDATE_BLOCKS - 1] = start;
+        let (cand, hold) = st.candidates(&self.limits);
+        // Overwrite the oldest slot, which becomes the newest.
+        let newest = self.head;
+        self.blocks[newest] = st;
+        self.cand[newest] = cand;
+        self.start[newest] = start;
+        self.head = (self.head + 1) % VALIDATE_BLOCKS;
         let end = start + BLOCK_LEN as u64;
 
         if let Some(cur) = self.current.as_mut() {
-            if st.candidate(HOLD_PURITY, &self.limits) == cur.digit {
+            if hold == cur.digit {
                 cur.last_end = end;
                 cur.misses = 0;
             } else {
@@ -199,7 +199,7 @@ impl Validator {
             }
         }
         if self.current.is_none() && cand != NO_DIGIT && self.validated(cand, t) {
-            let start = self.hist_start[0];
+            let start = self.start[self.slot(0)];
             self.current = Some(Current {
                 digit: cand,
                 start,
@@ -219,18 +219,24 @@ impl Validator {
 
     /// True when all kept blocks are candidates for `digit` and, over the window: the two
     /// tones hold at least `WINDOW_PURITY` of the energy, the average twist is within
-    /// limits, each tone's level is steady, and each tone's phase advances from block to
-    /// block at a steady rate within the frequency tolerance.
+    /// limits, each tone's level is steady, each tone's phase advances from block to block
+    /// at a steady rate within the frequency tolerance, and the two frequencies are not an
+    /// octave apart.
     fn validated(&self, digit: u8, t: &Tables) -> bool {
-        if self.hist_cand.iter().any(|&c| c != digit) {
+        if self.cand.iter().any(|&c| c != digit) {
             return false;
         }
         let row = usize::from(digit / 4);
         let col = usize::from(digit % 4) + 4;
         let lim = &self.limits;
-        let (pr, pc) = (self.hist_power[row], self.hist_power[col]);
+        let pr: [f32; VALIDATE_BLOCKS] =
+            std::array::from_fn(|k| self.blocks[self.slot(k)].tone_power[row]);
+        let pc: [f32; VALIDATE_BLOCKS] =
+            std::array::from_fn(|k| self.blocks[self.slot(k)].tone_power[col]);
         let (sr, sc): (f32, f32) = (pr.iter().sum(), pc.iter().sum());
-        let total: f32 = self.hist_total.iter().sum();
+        let total: f32 = (0..VALIDATE_BLOCKS)
+            .map(|k| self.blocks[self.slot(k)].total_power)
+            .sum();
         sr + sc >= lim.window_purity * total
             && sc >= sr * lim.normal_twist
             && sc <= sr * lim.reverse_twist
@@ -249,8 +255,8 @@ impl Validator {
         let [cr, ci] = t.rot[f];
         let mut z = [[0f32; 2]; VALIDATE_BLOCKS - 1];
         for (k, zk) in z.iter_mut().enumerate() {
-            let [ar, ai] = self.hist_y[k + 1][f];
-            let [br, bi] = self.hist_y[k][f];
+            let [ar, ai] = self.blocks[self.slot(k + 1)].y[f];
+            let [br, bi] = self.blocks[self.slot(k)].y[f];
             // a·conj(b)·e^{-jωN}
             let (pr, pi) = (ar * br + ai * bi, ai * br - ar * bi);
             *zk = [pr * cr - pi * ci, pr * ci + pi * cr];
@@ -269,7 +275,9 @@ impl Validator {
                 }
             }
         }
-        let (sr, si) = z.iter().fold((0f32, 0f32), |(r, i), v| (r + v[0], i + v[1]));
+        let (sr, si) = z
+            .iter()
+            .fold((0f32, 0f32), |(r, i), v| (r + v[0], i + v[1]));
         Some(t.freq[f] + si.atan2(sr) * t.hz_per_radian)
     }
 }
@@ -402,7 +410,11 @@ mod tests {
             .collect();
         assert_eq!(on, "159D#");
         for chunk in [1, 7, 63, 64, 65, 160, 1000] {
-            assert_eq!(run(&mut Detector::new(), &x, chunk), reference, "chunk {chunk}");
+            assert_eq!(
+                run(&mut Detector::new(), &x, chunk),
+                reference,
+                "chunk {chunk}"
+            );
         }
     }
 
@@ -427,9 +439,11 @@ mod tests {
         let mut x = vec![0i16; 4000];
         for &f in ROW_FREQS.iter().chain(COL_FREQS.iter()) {
             let a = dbm0_to_peak(-5.0);
-            x.extend((0..1600).map(|i| {
-                (a * (2.0 * std::f64::consts::PI * f * i as f64 / 8000.0).sin()) as i16
-            }));
+            x.extend(
+                (0..1600).map(|i| {
+                    (a * (2.0 * std::f64::consts::PI * f * i as f64 / 8000.0).sin()) as i16
+                }),
+            );
         }
         x.extend(noise(40000, 30000.0, 7));
         assert_eq!(run(&mut Detector::new(), &x, 160), vec![]);
@@ -469,6 +483,10 @@ mod tests {
                 assert!(r < 0.7, "tone {f}: {r}");
             }
         }
-        assert!((s.total_power / (2.0 * p) - 1.0).abs() < 0.1, "{}", s.total_power);
+        assert!(
+            (s.total_power / (2.0 * p) - 1.0).abs() < 0.1,
+            "{}",
+            s.total_power
+        );
     }
 }

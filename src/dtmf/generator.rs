@@ -96,7 +96,7 @@ impl ToneGenerator {
         let total = self.on.saturating_add(self.off);
         let n = out.len().min((total - self.pos) as usize);
         for o in &mut out[..n] {
-            if self.pos % 256 == 0 {
+            if self.pos & 0xFF == 0 {
                 self.row.renormalize();
                 self.col.renormalize();
             }
@@ -156,7 +156,11 @@ mod tests {
             let mut ev: Vec<DtmfEvent> = Vec::new();
             det.rx(&pcm, |e| ev.push(e));
             det.finish(|e| ev.push(e));
-            let on: Vec<char> = ev.iter().filter(|e| e.end.is_none()).map(|e| e.digit).collect();
+            let on: Vec<char> = ev
+                .iter()
+                .filter(|e| e.end.is_none())
+                .map(|e| e.digit)
+                .collect();
             assert_eq!(on, vec![d], "{ev:?}");
             let end = ev.last().and_then(|e| e.end).expect("end event");
             assert!(end <= 400 + 64, "tone must end near 50 ms: {end}");

@@ -64,7 +64,10 @@ mod tests {
             let dft = re * re + im * im;
             let (s1, s2) = (f64::from(g.s1[f]), f64::from(g.s2[f]));
             let goertzel = s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2;
-            assert!((goertzel - dft).abs() <= 1e-4 * dft.max(1.0), "{f}: {goertzel} vs {dft}");
+            assert!(
+                (goertzel - dft).abs() <= 1e-4 * dft.max(1.0),
+                "{f}: {goertzel} vs {dft}"
+            );
         }
     }
 }

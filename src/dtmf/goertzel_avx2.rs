@@ -13,7 +13,12 @@ use std::arch::x86_64::*;
 /// # Safety
 /// The CPU must support AVX2.
 #[target_feature(enable = "avx2")]
-pub(crate) unsafe fn feed_lanes(st: &mut LaneStates, chunk: &[&[i16]; LANES], pos: usize, t: &Tables) {
+pub(crate) unsafe fn feed_lanes(
+    st: &mut LaneStates,
+    chunk: &[&[i16]; LANES],
+    pos: usize,
+    t: &Tables,
+) {
     let len = chunk[0].len().min(BLOCK_LEN.saturating_sub(pos));
     if len == 0 {
         return;

@@ -40,7 +40,11 @@ pub(crate) struct Tables {
 
 /// Frequency of tone `i` (rows then columns), Hz.
 pub(crate) fn tone_freq(i: usize) -> f64 {
-    if i < 4 { ROW_FREQS[i] } else { COL_FREQS[i - 4] }
+    if i < 4 {
+        ROW_FREQS[i]
+    } else {
+        COL_FREQS[i - 4]
+    }
 }
 
 pub(crate) fn tables() -> &'static Tables {

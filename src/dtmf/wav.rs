@@ -23,7 +23,10 @@ pub enum WavError {
     /// Not a RIFF/WAVE file, or a malformed one.
     Malformed(&'static str),
     /// An encoding other than PCM 16-bit, A-law or µ-law.
-    UnsupportedFormat { format_tag: u16, bits: u16 },
+    UnsupportedFormat {
+        format_tag: u16,
+        bits: u16,
+    },
     /// A sample rate other than 8000 Hz.
     UnsupportedRate(u32),
     /// More than one channel.
@@ -41,7 +44,10 @@ impl fmt::Display for WavError {
                  expected PCM 16-bit, A-law or µ-law"
             ),
             WavError::UnsupportedRate(r) => {
-                write!(f, "unsupported sample rate {r} Hz; only {SAMPLE_RATE} Hz is supported")
+                write!(
+                    f,
+                    "unsupported sample rate {r} Hz; only {SAMPLE_RATE} Hz is supported"
+                )
             }
             WavError::UnsupportedChannels(c) => {
                 write!(f, "unsupported channel count {c}; only mono is supported")
@@ -174,7 +180,12 @@ fn format(f: &[u8]) -> Result<Encoding, WavError> {
         (WAVE_FORMAT_PCM, 16) => Encoding::Pcm16,
         (WAVE_FORMAT_ALAW, 8) => Encoding::ALaw,
         (WAVE_FORMAT_MULAW, 8) => Encoding::MuLaw,
-        _ => return Err(WavError::UnsupportedFormat { format_tag: tag, bits }),
+        _ => {
+            return Err(WavError::UnsupportedFormat {
+                format_tag: tag,
+                bits,
+            });
+        }
     };
     if channels != 1 {
         return Err(WavError::UnsupportedChannels(channels));
@@ -328,8 +339,18 @@ mod tests {
         std::fs::write(&path, wav(WAVE_FORMAT_PCM, 16, 8000, 1, &le)).expect("write");
         let found = detect_wav(&path);
         let _ = std::fs::remove_file(&path);
-        assert_eq!(found.expect("wav").iter().map(|d| d.digit).collect::<String>(), "7");
-        assert!(matches!(detect_wav("/nonexistent/x.wav"), Err(WavError::Io(_))));
+        assert_eq!(
+            found
+                .expect("wav")
+                .iter()
+                .map(|d| d.digit)
+                .collect::<String>(),
+            "7"
+        );
+        assert!(matches!(
+            detect_wav("/nonexistent/x.wav"),
+            Err(WavError::Io(_))
+        ));
     }
 
     #[test]
@@ -341,9 +362,21 @@ mod tests {
         let e = detect_wav_bytes(&wav(WAVE_FORMAT_PCM, 16, 8000, 2, &data)).unwrap_err();
         assert!(matches!(e, WavError::UnsupportedChannels(2)));
         let e = detect_wav_bytes(&wav(3, 32, 8000, 1, &data)).unwrap_err();
-        assert!(matches!(e, WavError::UnsupportedFormat { format_tag: 3, bits: 32 }));
-        assert!(matches!(detect_wav_bytes(b"RIFF"), Err(WavError::Malformed(_))));
-        assert!(matches!(detect_wav_bytes(&[0u8; 100]), Err(WavError::Malformed(_))));
+        assert!(matches!(
+            e,
+            WavError::UnsupportedFormat {
+                format_tag: 3,
+                bits: 32
+            }
+        ));
+        assert!(matches!(
+            detect_wav_bytes(b"RIFF"),
+            Err(WavError::Malformed(_))
+        ));
+        assert!(matches!(
+            detect_wav_bytes(&[0u8; 100]),
+            Err(WavError::Malformed(_))
+        ));
         // Every truncation of a valid file either parses or errors; none panics.
         let file = wav(WAVE_FORMAT_MULAW, 8, 8000, 1, &[0xFF; 50]);
         for n in 0..file.len() {

@@ -29,7 +29,10 @@ impl Gateway {
         use ApiRequest as R;
         match req {
             R::CallConstruct(p) => self.construct(conn, p, now),
-            R::CallExists(p) => Ok(Value::Bool(self.by_res.contains_key(&p.res_id))),
+            R::CallExists(p) => {
+                self.collect_released(conn, &p.res_id);
+                Ok(Value::Bool(self.by_res.contains_key(&p.res_id)))
+            }
             R::CallAnswer(p) => self.answer(conn, p, now),
             R::CallReject(p) => self.reject(conn, p, now),
             R::CallRedirect(p) => self.redirect(conn, p, now),
@@ -72,12 +75,21 @@ impl Gateway {
 
     /// The live call `res_id`, made owned by `conn` (held events flushed to it).
     fn lookup(&mut self, conn: ConnId, res_id: &str) -> Result<u64, RpcError> {
+        self.collect_released(conn, res_id);
         let serial = *self
             .by_res
             .get(res_id)
             .ok_or_else(|| RpcError::no_such_resource(res_id))?;
         self.take_ownership(serial, conn);
         Ok(serial)
+    }
+
+    /// A request on a released call whose events nobody took: they go to `conn` now.
+    fn collect_released(&mut self, conn: ConnId, res_id: &str) {
+        if let Some(serial) = self.released_held.remove(res_id) {
+            self.take_ownership(serial, conn);
+            self.forget(serial);
+        }
     }
 
     /// Ask the state machine; map a refusal to -32002 / -32003.

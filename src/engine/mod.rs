@@ -50,6 +50,8 @@ pub(crate) enum TimerKind {
     Orphan,
     /// Forget a released call's lingering SIP leg.
     Linger,
+    /// Give up on delivering a released call's held events.
+    HeldExpire,
 }
 
 /// A configured outbound gateway and its live call count.
@@ -81,6 +83,8 @@ pub struct Gateway {
     pub(crate) tx: TransactionLayer,
     pub(crate) calls: HashMap<u64, Call>,
     pub(crate) by_res: HashMap<String, u64>,
+    /// Released calls whose events wait for a client (res_id → serial).
+    pub(crate) released_held: HashMap<String, u64>,
     pub(crate) by_call_id: HashMap<String, u64>,
     pub(crate) by_tx: HashMap<TxKey, u64>,
     pub(crate) clients: Clients,
@@ -137,6 +141,7 @@ impl Gateway {
             tx: TransactionLayer::new(tcfg),
             calls: HashMap::new(),
             by_res: HashMap::new(),
+            released_held: HashMap::new(),
             by_call_id: HashMap::new(),
             by_tx: HashMap::new(),
             clients: Clients::default(),
@@ -372,6 +377,14 @@ impl Gateway {
                 }
             }
             TimerKind::Linger => self.forget(key.serial),
+            TimerKind::HeldExpire => {
+                if let Some(c) = self.calls.get_mut(&key.serial) {
+                    c.held.take();
+                    let res_id = c.res_id.clone();
+                    self.released_held.remove(&res_id);
+                }
+                self.forget(key.serial);
+            }
         }
     }
 
@@ -394,8 +407,14 @@ impl Gateway {
         let gw = call.gateway.take();
         let parent = call.parent.take();
         self.emit(serial, "on_released", params);
-        // Undelivered held events die with the resource once nobody can collect them.
         self.by_res.remove(&res_id);
+        // Events nobody could take are kept for the next requester of this res_id
+        // for api.orphan_timeout_seconds.
+        if self.calls.get(&serial).is_some_and(|c| !c.held.is_empty()) {
+            self.released_held.insert(res_id, serial);
+            let after = Duration::from_secs(self.cfg.api.orphan_timeout_seconds);
+            self.arm(serial, TimerKind::HeldExpire, now + after);
+        }
         if let Some(p) = port {
             self.ports.release(p);
         }
@@ -416,7 +435,7 @@ impl Gateway {
     /// Drop every trace of a call whose SIP leg is finished.
     pub(crate) fn forget(&mut self, serial: u64) {
         if let Some(c) = self.calls.get(&serial) {
-            if !c.released {
+            if !c.released || self.released_held.contains_key(&c.res_id) {
                 return;
             }
             if let Some(k) = c.leg.invite_tx {

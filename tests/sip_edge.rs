@@ -1,0 +1,249 @@
+//! SIP behaviour at the edges, through the real binary and raw UDP on loopback:
+//! OPTIONS, unsupported methods, unknown extensions, malformed and torture messages,
+//! the peer allow-list, codecs we cannot answer, and re-INVITE hold/unhold.
+
+mod support;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::client::Client;
+use support::gateway::Gateway;
+
+/// A minimal raw SIP peer: sends text, collects responses.
+struct Peer {
+    sock: UdpSocket,
+    gw: SocketAddr,
+}
+
+impl Peer {
+    fn new(gw: SocketAddr) -> Peer {
+        Peer::bind("127.0.0.1:0", gw)
+    }
+
+    fn bind(addr: &str, gw: SocketAddr) -> Peer {
+        let sock = UdpSocket::bind(addr).unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        Peer { sock, gw }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.sock.local_addr().unwrap()
+    }
+
+    fn send(&self, text: &str) {
+        let text = text.replace("\r\n", "\n").replace('\n', "\r\n");
+        self.sock.send_to(text.as_bytes(), self.gw).unwrap();
+    }
+
+    /// The next message whose first line contains `needle` (within 20 s).
+    fn expect(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut buf = [0u8; 65536];
+        let mut seen = Vec::new();
+        while Instant::now() < deadline {
+            if let Ok((n, _)) = self.sock.recv_from(&mut buf) {
+                let m = String::from_utf8_lossy(&buf[..n]).into_owned();
+                if m.lines().next().unwrap_or("").contains(needle) {
+                    return m;
+                }
+                seen.push(m);
+            }
+        }
+        panic!("no '{needle}' within 20 s; saw {seen:#?}");
+    }
+
+    fn request(&self, method: &str, call_id: &str, extra: &str, body: &str) -> String {
+        let a = self.addr();
+        // `send` turns every LF into CRLF: count the body's length as sent.
+        let body = body.replace("\r\n", "\n");
+        let sent_len = body.len() + body.matches('\n').count();
+        format!(
+            "{method} sip:100@{gw} SIP/2.0\nVia: SIP/2.0/UDP {a};branch=z9hG4bK{call_id}{method}\nMax-Forwards: 70\nFrom: <sip:peer@{a}>;tag=p1\nTo: <sip:100@{gw}>\nCall-ID: {call_id}\nCSeq: 1 {method}\nContact: <sip:peer@{a}>\n{extra}Content-Length: {}\n\n{body}",
+            sent_len,
+            gw = self.gw
+        )
+    }
+}
+
+fn sdp(port: u16, codecs: &str, dir: &str) -> String {
+    let rtpmaps = codecs
+        .split(' ')
+        .map(|pt| match pt {
+            "0" => "a=rtpmap:0 PCMU/8000\n".to_string(),
+            "8" => "a=rtpmap:8 PCMA/8000\n".to_string(),
+            "18" => "a=rtpmap:18 G729/8000\n".to_string(),
+            _ => String::new(),
+        })
+        .collect::<String>();
+    format!(
+        "v=0\no=peer 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\nm=audio {port} RTP/AVP {codecs}\n{rtpmaps}a={dir}\n"
+    )
+}
+
+#[test]
+fn options_unsupported_methods_and_extensions() {
+    let gw = Gateway::start("");
+    let p = Peer::new(gw.sip);
+    p.send(&p.request("OPTIONS", "opt1", "", ""));
+    let r = p.expect("SIP/2.0");
+    assert!(r.starts_with("SIP/2.0 200"), "{r}");
+    assert!(
+        r.contains("Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"),
+        "{r}"
+    );
+    p.send(&p.request("REGISTER", "reg1", "", ""));
+    let r = p.expect("SIP/2.0");
+    assert!(r.starts_with("SIP/2.0 405"), "{r}");
+    assert!(r.contains("Allow:"), "{r}");
+    p.send(&p.request("FROBNICATE", "frob1", "", ""));
+    assert!(p.expect("SIP/2.0").starts_with("SIP/2.0 501"));
+    p.send(&p.request("INVITE", "req1", "Require: 100rel, foo\n", ""));
+    let r = p.expect("SIP/2.0 4");
+    assert!(r.starts_with("SIP/2.0 420"), "{r}");
+    assert!(r.contains("Unsupported: 100rel, foo"), "{r}");
+    p.send(
+        &p.request("BYE", "nodialog", "", "")
+            .replace("To: <sip:100@", "To: <sip:100@")
+            .replace("\nCall-ID", ";tag=zz\nCall-ID"),
+    );
+    let r = p.expect("SIP/2.0");
+    assert!(r.starts_with("SIP/2.0 481"), "{r}");
+}
+
+#[test]
+fn malformed_and_torture_messages_never_stop_the_gateway() {
+    let gw = Gateway::start("");
+    let p = Peer::new(gw.sip);
+    // A request missing mandatory headers gets a 400 naming the problem.
+    p.send(&format!(
+        "INVITE sip:1@{} SIP/2.0\nVia: SIP/2.0/UDP {};branch=z9hG4bKbad1\nCall-ID: bad1\nCSeq: 1 INVITE\nContent-Length: 0\n\n",
+        gw.sip,
+        p.addr()
+    ));
+    let r = p.expect("SIP/2.0");
+    assert!(r.starts_with("SIP/2.0 400"), "{r}");
+    // Every RFC 4475 message, then random bytes: the gateway keeps answering.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/rfc4475");
+    let mut n = 0;
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.path().extension().is_some_and(|x| x == "dat") {
+            p.sock
+                .send_to(&std::fs::read(e.path()).unwrap(), gw.sip)
+                .unwrap();
+            n += 1;
+        }
+    }
+    assert!(n >= 40, "torture messages found: {n}");
+    let mut seed = 0x1234_5678_u64;
+    for _ in 0..300 {
+        let len = (seed % 1400) as usize;
+        let mut junk = Vec::with_capacity(len);
+        for _ in 0..len {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            junk.push(seed as u8);
+        }
+        p.sock.send_to(&junk, gw.sip).unwrap();
+    }
+    let q = Peer::new(gw.sip);
+    q.send(&q.request("OPTIONS", "alive", "", ""));
+    assert!(q.expect("SIP/2.0").starts_with("SIP/2.0 200"));
+}
+
+#[test]
+fn peers_outside_the_allow_list_get_403() {
+    let gw = Gateway::start("[sip]\nallow = [\"127.0.0.1/32\"]\n");
+    let p = Peer::bind("127.0.0.2:0", gw.sip);
+    p.send(&p.request("OPTIONS", "deny1", "", ""));
+    assert!(p.expect("SIP/2.0").starts_with("SIP/2.0 403"));
+    let ok = Peer::new(gw.sip);
+    ok.send(&ok.request("OPTIONS", "allow1", "", ""));
+    assert!(ok.expect("SIP/2.0").starts_with("SIP/2.0 200"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_common_codec_is_488_and_reinvite_hold_is_answered() {
+    let gw = Gateway::start("");
+    let mut app = Client::connect(&gw.ws_url()).await;
+    let p = Peer::new(gw.sip);
+    let s = sdp(40000, "18", "sendrecv");
+    p.send(&p.request("INVITE", "g729", "Content-Type: application/sdp\n", &s));
+    let r = tokio::task::block_in_place(|| p.expect("SIP/2.0 4"));
+    assert!(r.starts_with("SIP/2.0 488"), "{r}");
+
+    // A call we answer, then hold (sendonly) and unhold with re-INVITEs.
+    let s = sdp(40002, "8 0", "sendrecv");
+    p.send(&p.request("INVITE", "hold1", "Content-Type: application/sdp\n", &s));
+    let inc = app.event("on_incoming").await;
+    let id = inc["res_id"].as_str().unwrap().to_string();
+    app.ok(
+        "sys.call.answer",
+        json!({"res_id": id, "max_answer_seconds": 60}),
+    )
+    .await;
+    let ok = tokio::task::block_in_place(|| p.expect("SIP/2.0 200"));
+    assert!(ok.contains("m=audio "), "{ok}");
+    assert!(
+        ok.contains("RTP/AVP 8"),
+        "offerer's first codec (PCMA) chosen: {ok}"
+    );
+    let to_tag = ok
+        .lines()
+        .find(|l| l.starts_with("To:"))
+        .and_then(|l| l.split("tag=").nth(1))
+        .unwrap()
+        .trim()
+        .to_string();
+    let in_dialog = |method: &str, cseq: u32, extra: &str, body: &str| {
+        p.request(method, "hold1", extra, body)
+            .replace("To: <sip:100@", "To: <sip:100@")
+            .replace(
+                &format!("To: <sip:100@{}>", gw.sip),
+                &format!("To: <sip:100@{}>;tag={to_tag}", gw.sip),
+            )
+            .replace(
+                &format!("CSeq: 1 {method}"),
+                &format!("CSeq: {cseq} {method}"),
+            )
+            .replace(
+                &format!("branch=z9hG4bKhold1{method}"),
+                &format!("branch=z9hG4bKhold1{method}{cseq}"),
+            )
+    };
+    p.send(&in_dialog("ACK", 1, "", ""));
+    app.event_of("on_answer_completed", &id).await;
+    p.send(&in_dialog(
+        "INVITE",
+        2,
+        "Content-Type: application/sdp\n",
+        &sdp(40002, "8 0", "sendonly"),
+    ));
+    let held = tokio::task::block_in_place(|| p.expect("SIP/2.0 200"));
+    assert!(
+        held.contains("a=recvonly"),
+        "hold answered recvonly: {held}"
+    );
+    p.send(&in_dialog("ACK", 2, "", ""));
+    p.send(&in_dialog(
+        "INVITE",
+        3,
+        "Content-Type: application/sdp\n",
+        &sdp(40002, "8 0", "sendrecv"),
+    ));
+    let resumed = tokio::task::block_in_place(|| p.expect("SIP/2.0 200"));
+    assert!(
+        resumed.contains("a=sendrecv"),
+        "unhold answered sendrecv: {resumed}"
+    );
+    p.send(&in_dialog("ACK", 3, "", ""));
+    assert_eq!(app.ok("sys.call.exists", json!([id])).await, true);
+    p.send(&in_dialog("BYE", 4, "", ""));
+    let bye_ok = tokio::task::block_in_place(|| p.expect("SIP/2.0 200"));
+    assert!(bye_ok.contains("CSeq: 4 BYE"), "{bye_ok}");
+    let rel = app.event_of("on_released", &id).await;
+    assert_eq!(rel["dropped_by"], "usr");
+}
