@@ -9,6 +9,7 @@ pub mod api;
 pub mod call;
 pub mod codec;
 pub mod config;
+pub mod dtmf;
 pub mod engine;
 pub mod metrics;
 pub mod rtp;

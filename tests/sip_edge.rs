@@ -106,7 +106,6 @@ fn options_unsupported_methods_and_extensions() {
     assert!(r.contains("Unsupported: 100rel, foo"), "{r}");
     p.send(
         &p.request("BYE", "nodialog", "", "")
-            .replace("To: <sip:100@", "To: <sip:100@")
             .replace("\nCall-ID", ";tag=zz\nCall-ID"),
     );
     let r = p.expect("SIP/2.0");
@@ -200,7 +199,6 @@ async fn no_common_codec_is_488_and_reinvite_hold_is_answered() {
         .to_string();
     let in_dialog = |method: &str, cseq: u32, extra: &str, body: &str| {
         p.request(method, "hold1", extra, body)
-            .replace("To: <sip:100@", "To: <sip:100@")
             .replace(
                 &format!("To: <sip:100@{}>", gw.sip),
                 &format!("To: <sip:100@{}>;tag={to_tag}", gw.sip),

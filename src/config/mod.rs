@@ -8,7 +8,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 /// The complete, effective configuration.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub sip: SipConfig,
@@ -112,17 +112,6 @@ impl Default for MediaConfig {
             prompts: None,
             rtp_timeout_seconds: 60,
             tts_command: None,
-        }
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            sip: SipConfig::default(),
-            api: ApiConfig::default(),
-            media: MediaConfig::default(),
-            gateways: Vec::new(),
         }
     }
 }

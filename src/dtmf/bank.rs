@@ -158,6 +158,7 @@ impl DetectorBank {
         }
     }
 
+    /// The kernel this bank runs.
     pub fn kernel(&self) -> Kernel {
         self.kernel
     }

@@ -315,6 +315,7 @@ impl Default for Detector {
 }
 
 impl Detector {
+    /// A detector with no history; sample index 0 is the first sample fed.
     pub fn new() -> Self {
         Detector {
             g: GoertzelState::default(),

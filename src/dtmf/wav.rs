@@ -3,6 +3,7 @@
 //! small private G.711 decoder, feeding a [`Detector`].
 
 use super::{Detector, DtmfEvent, SAMPLE_RATE};
+use crate::codec::{alaw_to_linear, ulaw_to_linear};
 use std::fmt;
 use std::path::Path;
 
@@ -196,27 +197,6 @@ fn format(f: &[u8]) -> Result<Encoding, WavError> {
     Ok(enc)
 }
 
-/// G.711 A-law to 16-bit linear (±32 256).
-fn alaw_to_linear(a: u8) -> i16 {
-    let a = a ^ 0x55;
-    let seg = (a & 0x70) >> 4;
-    let mut t = i16::from(a & 0x0F) << 4;
-    t = match seg {
-        0 => t + 8,
-        1 => t + 0x108,
-        _ => (t + 0x108) << (seg - 1),
-    };
-    if a & 0x80 != 0 { t } else { -t }
-}
-
-/// G.711 µ-law to 16-bit linear (±32 124).
-fn ulaw_to_linear(u: u8) -> i16 {
-    let u = !u;
-    let t = ((i32::from(u & 0x0F) << 3) + 0x84) << ((u & 0x70) >> 4);
-    let v = if u & 0x80 != 0 { 0x84 - t } else { t - 0x84 };
-    v as i16
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::ToneGenerator;
@@ -262,30 +242,7 @@ mod tests {
         out
     }
 
-    /// Reference encoders, only to build test files. Segment = position of the top bit.
-    fn top_bit(m: i32) -> i32 {
-        31 - m.leading_zeros() as i32
-    }
-
-    fn linear_to_ulaw(x: i16) -> u8 {
-        let sign = if x < 0 { 0x80u8 } else { 0 };
-        let m = i32::from(x).abs().min(32635) + 0x84;
-        let exp = (top_bit(m) - 7).clamp(0, 7);
-        let mant = ((m >> (exp + 3)) & 0x0F) as u8;
-        !(sign | ((exp as u8) << 4) | mant)
-    }
-
-    fn linear_to_alaw(x: i16) -> u8 {
-        let sign = if x >= 0 { 0x80u8 } else { 0 };
-        let m = i32::from(x).abs().min(32767);
-        let (seg, mant) = if m < 256 {
-            (0, m >> 4)
-        } else {
-            let e = (top_bit(m) - 7).clamp(1, 7);
-            (e, (m >> (e + 3)) & 0x0F)
-        };
-        (sign | ((seg as u8) << 4) | mant as u8) ^ 0x55
-    }
+    use crate::codec::{linear_to_alaw, linear_to_ulaw};
 
     #[test]
     fn g711_decoders_known_values() {

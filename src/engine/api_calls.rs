@@ -562,9 +562,9 @@ pub fn reason_phrase(code: u16) -> &'static str {
         603 => "Decline",
         604 => "Does Not Exist Anywhere",
         606 => "Not Acceptable",
-        300..=399 => "Redirection",
-        400..=499 => "Client Error",
-        500..=599 => "Server Error",
+        c if c < 400 => "Redirection",
+        c if c < 500 => "Client Error",
+        c if c < 600 => "Server Error",
         _ => "Global Failure",
     }
 }

@@ -20,8 +20,8 @@ use super::play::{Play, PlayFrame};
 use super::record::{RecEnd, RecMsg, Recording};
 use super::tones::{PEAK_MINUS_10_DBM0, ToneGen};
 use crate::rtp::{
-    JitterBuffer, Pulled, RTP_HEADER_LEN, RtcpPacket, RtcpWriter, RtpPacket, RtpSender,
-    ReceiveStats, TelephoneEvent, is_rtcp, ntp_from_unix_micros, parse_rtcp,
+    JitterBuffer, Pulled, RTP_HEADER_LEN, ReceiveStats, RtcpPacket, RtcpWriter, RtpPacket,
+    RtpSender, TelephoneEvent, is_rtcp, ntp_from_unix_micros, parse_rtcp,
 };
 use crate::worker::{IoCtx, SocketToken};
 
@@ -319,7 +319,13 @@ impl Channel {
 
     /// Ends the recording, if any: the writer finalizes the file, then the plane
     /// forwards the completion event.
-    pub fn end_record(&mut self, error: Option<String>, finish_key: Option<char>, io: Io, sh: &mut Shared) {
+    pub fn end_record(
+        &mut self,
+        error: Option<String>,
+        finish_key: Option<char>,
+        io: Io,
+        sh: &mut Shared,
+    ) {
         if let Some(r) = self.rec.take() {
             self.stats.record_overruns += r.overruns;
             sh.end_recording(r.start.rec);
@@ -416,7 +422,9 @@ impl Channel {
             && at.saturating_duration_since(self.last_rx) >= limit
         {
             self.timeout_fired = true;
-            io.emit(WorkerEvent::Public(MediaEvent::RtpTimeout { call: self.call }));
+            io.emit(WorkerEvent::Public(MediaEvent::RtpTimeout {
+                call: self.call,
+            }));
         }
         if at >= self.next_rtcp {
             self.next_rtcp = at + RTCP_INTERVAL;
@@ -447,11 +455,7 @@ impl Channel {
         if inband_on && let Some(det) = self.inband.as_mut() {
             let n = if len > 0 { len } else { spf };
             for i in 0..n {
-                sh.pcm[i] = if len > 0 {
-                    law.decode(sh.rx[i])
-                } else {
-                    0
-                };
+                sh.pcm[i] = if len > 0 { law.decode(sh.rx[i]) } else { 0 };
             }
             let mut digits = ['\0'; 4];
             let mut nd = 0;
@@ -530,7 +534,11 @@ impl Channel {
             }
         }
         let dest = self.dest();
-        match (have_audio, dest, self.remote.as_ref().is_some_and(|r| r.send)) {
+        match (
+            have_audio,
+            dest,
+            self.remote.as_ref().is_some_and(|r| r.send),
+        ) {
             (true, Some(dest), true) => {
                 if let Ok(n) = self.sender.write_frame_header(spf, &mut sh.pkt[..]) {
                     self.send(&sh.pkt[..n + spf], dest, io);
@@ -558,9 +566,9 @@ impl Channel {
         let (sock, dest) = if r.rtcp_mux {
             (self.rtp, rtp_dest)
         } else {
-            let d = r.rtcp.unwrap_or_else(|| {
-                SocketAddr::new(rtp_dest.ip(), rtp_dest.port().wrapping_add(1))
-            });
+            let d = r
+                .rtcp
+                .unwrap_or_else(|| SocketAddr::new(rtp_dest.ip(), rtp_dest.port().wrapping_add(1)));
             (self.rtcp, d)
         };
         let now_us = at.saturating_duration_since(sh.start).as_micros() as u64;

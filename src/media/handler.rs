@@ -62,9 +62,10 @@ impl MediaWorker {
         if self.calls.contains_key(&call) {
             return Err(MediaError::AlreadyOpen(call));
         }
-        let rtp = io
-            .bind_udp(local)
-            .map_err(|source| MediaError::Bind { addr: local, source })?;
+        let rtp = io.bind_udp(local).map_err(|source| MediaError::Bind {
+            addr: local,
+            source,
+        })?;
         let bound = io.local_addr(rtp).unwrap_or(local);
         let rtcp_addr = SocketAddr::new(bound.ip(), bound.port().wrapping_add(1));
         let rtcp = match io.bind_udp(rtcp_addr) {
@@ -79,8 +80,8 @@ impl MediaWorker {
         };
         // Phase: spread calls over the ticks of a 20 ms frame.
         let info = io.info();
-        let per_frame = (Duration::from_millis(20).as_nanos() / info.tick.as_nanos().max(1))
-            .max(1) as u64;
+        let per_frame =
+            (Duration::from_millis(20).as_nanos() / info.tick.as_nanos().max(1)).max(1) as u64;
         let k = info.tick_index(io.now()) + 1 + self.opened % per_frame;
         let first = info.start + info.tick * u32::try_from(k).unwrap_or(u32::MAX);
         self.opened += 1;
@@ -156,7 +157,11 @@ impl MediaHandler for MediaWorker {
                 audio,
                 repeat,
             } => {
-                if let Some(p) = self.calls.get_mut(&call).and_then(|c| c.pending_play(token)) {
+                if let Some(p) = self
+                    .calls
+                    .get_mut(&call)
+                    .and_then(|c| c.pending_play(token))
+                {
                     p.ready(audio, repeat);
                 }
             }

@@ -25,8 +25,8 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::InbandFactory;
 use super::commands::{
-    CallId, Command, MediaError, MediaEvent, PlayRequest, RecordRequest, RecordStart,
-    RemoteMedia, WorkerEvent,
+    CallId, Command, MediaError, MediaEvent, PlayRequest, RecordRequest, RecordStart, RemoteMedia,
+    WorkerEvent,
 };
 use super::handler::MediaWorker;
 use super::prompts::PromptCache;
@@ -402,7 +402,9 @@ impl MediaPlane {
                     std::thread::sleep(Duration::from_millis(1));
                 }
                 Err(w) => {
-                    while w.iter().any(|h| !h.is_finished()) && Instant::now() < deadline + Duration::from_secs(5) {
+                    while w.iter().any(|h| !h.is_finished())
+                        && Instant::now() < deadline + Duration::from_secs(5)
+                    {
                         std::thread::sleep(Duration::from_millis(1));
                     }
                     break;

@@ -154,7 +154,10 @@ mod tests {
         let a3 = cache.file("a.wav").expect("reload");
         assert_eq!(&a3.samples[..], &[4, 5, 6, 7]);
         let abs = dir.path().join("a.wav");
-        assert!(Arc::ptr_eq(&a3, &cache.file(abs.to_str().expect("utf8")).expect("abs")));
+        assert!(Arc::ptr_eq(
+            &a3,
+            &cache.file(abs.to_str().expect("utf8")).expect("abs")
+        ));
     }
 
     #[test]

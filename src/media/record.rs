@@ -39,8 +39,10 @@ pub const HEADER_EVERY: Duration = Duration::from_secs(1);
 /// Length of the record beep (1 kHz).
 pub const BEEP_MS: u32 = 160;
 
-/// A message to the writer thread.
+/// A message to the writer thread. `Data` is large on purpose: the queue's slots are
+/// pre-allocated, and boxing the audio would allocate once per frame on the worker.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum RecMsg {
     /// A new file (already holding a header), from the control plane.
     Open {
@@ -193,10 +195,11 @@ impl OpenFile {
             return;
         }
         let len = u32::try_from(self.data_len).unwrap_or(u32::MAX);
-        let res = self
-            .out
-            .flush()
-            .and_then(|()| self.out.get_ref().write_at(&wav::header(self.format, len), 0));
+        let res = self.out.flush().and_then(|()| {
+            self.out
+                .get_ref()
+                .write_at(&wav::header(self.format, len), 0)
+        });
         if let Err(e) = res {
             self.error = Some(format!("write failed: {e}"));
         }
@@ -412,7 +415,11 @@ mod tests {
                 break;
             }
         }
-        assert_eq!(ended, Some((49, RecEnd::MaxSeconds)), "8000 samples = 50 frames");
+        assert_eq!(
+            ended,
+            Some((49, RecEnd::MaxSeconds)),
+            "8000 samples = 50 frames"
+        );
         assert_eq!(r.overruns, 46, "only 4 fit in the queue");
         assert!(r.is_finish_key('#'));
     }

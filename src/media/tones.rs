@@ -57,11 +57,9 @@ pub fn dtmf_freqs(key: char) -> Option<(f32, f32)> {
         ['*', '0', '#', 'D'],
     ];
     let k = key.to_ascii_uppercase();
-    KEYS.iter().enumerate().find_map(|(r, row)| {
-        row.iter()
-            .position(|&c| c == k)
-            .map(|c| (ROWS[r], COLS[c]))
-    })
+    KEYS.iter()
+        .enumerate()
+        .find_map(|(r, row)| row.iter().position(|&c| c == k).map(|c| (ROWS[r], COLS[c])))
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ impl<'a> CsrcList<'a> {
     /// Wraps raw big-endian CSRC words; `None` unless the length is a multiple of
     /// 4 and at most 60 bytes.
     pub fn from_bytes(raw: &'a [u8]) -> Option<Self> {
-        (raw.len() % 4 == 0 && raw.len() <= 60).then_some(Self { raw })
+        (raw.len().is_multiple_of(4) && raw.len() <= 60).then_some(Self { raw })
     }
 
     /// Number of CSRC identifiers.

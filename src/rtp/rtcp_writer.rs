@@ -36,7 +36,7 @@ impl<'b> RtcpWriter<'b> {
         packet_type: u8,
         body_len: usize,
     ) -> Result<&mut [u8], RtpError> {
-        debug_assert!(body_len % 4 == 0);
+        debug_assert!(body_len.is_multiple_of(4));
         let total = 4 + body_len;
         let words = total / 4 - 1;
         if count > 31 || words > u16::MAX as usize {

@@ -71,16 +71,12 @@ impl Client {
         self.next_id += 1;
         let req = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
         self.send_text(&req.to_string()).await;
-        loop {
-            let v = self.next_reply().await;
-            if v.get("id") == Some(&json!(id)) {
-                assert_eq!(v["jsonrpc"], "2.0");
-                if let Some(e) = v.get("error") {
-                    return Err(e.clone());
-                }
-                return Ok(v["result"].clone());
-            }
-            panic!("unexpected reply {v}");
+        let v = self.next_reply().await;
+        assert_eq!(v.get("id"), Some(&json!(id)), "unexpected reply {v}");
+        assert_eq!(v["jsonrpc"], "2.0");
+        match v.get("error") {
+            Some(e) => Err(e.clone()),
+            None => Ok(v["result"].clone()),
         }
     }
 

@@ -32,7 +32,7 @@ pub fn free_media_port() -> u16 {
     for _ in 0..200 {
         let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
         let p = s.local_addr().expect("addr").port();
-        if p % 2 == 0 && p < 65534 && UdpSocket::bind(("127.0.0.1", p + 1)).is_ok() {
+        if p.is_multiple_of(2) && p < 65534 && UdpSocket::bind(("127.0.0.1", p + 1)).is_ok() {
             return p;
         }
     }
@@ -76,10 +76,11 @@ impl Gateway {
         let log2 = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("mediagw listening: ").nth(1) {
-                    let _ = tx.send(rest.to_string());
-                }
+                let listening = line.split("mediagw listening: ").nth(1).map(str::to_string);
                 log2.lock().expect("log").push(line);
+                if let Some(rest) = listening {
+                    let _ = tx.send(rest);
+                }
             }
         });
         let line = rx

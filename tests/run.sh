@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The project's test command: install test dependencies, then run every test
+# (unit, integration with real SIPp and the real binary), clippy and fmt checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tests/setup.sh
+cargo fmt --all -- --check
+cargo clippy --all-targets --quiet -- -D warnings
+cargo test --all-targets 2>&1
