@@ -11,6 +11,7 @@ pub mod codec;
 pub mod config;
 pub mod dtmf;
 pub mod engine;
+pub mod media;
 pub mod metrics;
 pub mod rtp;
 pub mod sdp;

@@ -37,13 +37,13 @@ impl Gateway {
             R::CallReject(p) => self.reject(conn, p, now),
             R::CallRedirect(p) => self.redirect(conn, p, now),
             R::CallDrop(p) => self.drop_call(conn, p, now),
-            R::CallPlayStart(p) => self.media_op(conn, &p.res_id, Op::PlayStart),
-            R::CallPlayStop(p) => self.media_op(conn, &p.res_id, Op::PlayStop),
-            R::CallRecordStart(p) => self.media_op(conn, &p.res_id, Op::RecordStart),
-            R::CallRecordStop(p) => self.media_op(conn, &p.res_id, Op::RecordStop),
-            R::CallSendDtmfStart(p) => self.media_op(conn, &p.res_id, Op::SendDtmfStart),
-            R::CallReceiveDtmfStart(p) => self.media_op(conn, &p.res_id, Op::ReceiveDtmfStart),
-            R::CallStopReceiveDtmfStart(p) => self.media_op(conn, &p.res_id, Op::StopReceiveDtmf),
+            R::CallPlayStart(p) => self.play_start(conn, p, now),
+            R::CallPlayStop(p) => self.play_stop(conn, &p.res_id),
+            R::CallRecordStart(p) => self.record_start(conn, p, now),
+            R::CallRecordStop(p) => self.record_stop(conn, &p.res_id),
+            R::CallSendDtmfStart(p) => self.send_dtmf_start(conn, p, now),
+            R::CallReceiveDtmfStart(p) => self.receive_dtmf_start(conn, p, now),
+            R::CallStopReceiveDtmfStart(p) => self.stop_receive_dtmf(conn, &p.res_id, now),
             R::CallConnectStart(p) => {
                 self.lookup(conn, &p.call_res_id)?;
                 self.media_op(conn, &p.res_id, Op::ConnectStart)
@@ -74,7 +74,7 @@ impl Gateway {
     }
 
     /// The live call `res_id`, made owned by `conn` (held events flushed to it).
-    fn lookup(&mut self, conn: ConnId, res_id: &str) -> Result<u64, RpcError> {
+    pub(crate) fn lookup(&mut self, conn: ConnId, res_id: &str) -> Result<u64, RpcError> {
         self.collect_released(conn, res_id);
         let serial = *self
             .by_res
@@ -93,7 +93,7 @@ impl Gateway {
     }
 
     /// Ask the state machine; map a refusal to -32002 / -32003.
-    fn admit(&self, serial: u64, op: Op) -> Result<(), RpcError> {
+    pub(crate) fn admit(&self, serial: u64, op: Op) -> Result<(), RpcError> {
         let call = &self.calls[&serial];
         state::admit(op, call.state, call.dir).map_err(|d| match d {
             Denied::State(s) => RpcError::bad_state(&call.res_id, s.name()),
@@ -101,12 +101,12 @@ impl Gateway {
         })
     }
 
+    /// Connect and conference need the bridge/mixer, which is not built yet.
     fn media_op(&mut self, conn: ConnId, res_id: &str, op: Op) -> Result<Value, RpcError> {
         let serial = self.lookup(conn, res_id)?;
         self.admit(serial, op)?;
-        Err(RpcError::media(
-            "",
-            "the media plane is not available in this build",
+        Err(RpcError::not_allowed(
+            "bridging (connect_start/connect_stop) is not available in this version",
         ))
     }
 
@@ -135,6 +135,7 @@ impl Gateway {
             call.user_data = p.user_data;
         }
         call.media = media;
+        self.push_remote(serial);
         self.respond_invite(
             serial,
             200,
@@ -347,11 +348,10 @@ impl Gateway {
                 "every gateway in to_uri is at its max_concurrent",
             ));
         };
-        let port = self
-            .ports
-            .allocate()
-            .ok_or_else(|| RpcError::no_capacity("no free RTP port in media.rtp_ports"))?;
         let serial = self.new_serial();
+        let port = self
+            .open_media(serial)
+            .ok_or_else(|| RpcError::no_capacity("no free RTP port in media.rtp_ports"))?;
         let res_id = self.res_id_for(serial, "sys.call");
         let to_uri = to.to_string();
         let from_uri = match &p.from_uri {
@@ -379,6 +379,9 @@ impl Gateway {
             Ok(k) => k,
             Err(e) => {
                 self.ports.release(port);
+                if let Some(m) = &self.media {
+                    m.close_call(serial);
+                }
                 return Err(RpcError::internal(format!("INVITE not sent: {e}")));
             }
         };
@@ -427,6 +430,9 @@ impl Gateway {
             dial_done: false,
             ringing: false,
             offer: None,
+            action: None,
+            action_begin: 0,
+            collect_generation: 0,
         };
         if let Some(i) = slot {
             self.gateways[i].active += 1;
@@ -519,6 +525,10 @@ impl Gateway {
             let t = t_now;
             call.media = Some(media);
             call.state = State::Idle;
+            self.push_remote(serial);
+            let Some(call) = self.calls.get_mut(&serial) else {
+                return;
+            };
             call.answer_time = Some(t);
             let limit = call.max_answer_seconds;
             self.complete_dial(serial, None, now);

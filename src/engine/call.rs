@@ -81,6 +81,12 @@ pub struct Call {
     /// Outbound: `on_dial_completed` has been sent.
     pub dial_done: bool,
     pub ringing: bool,
+    /// The CTI action running (state Play, Record, SendDtmf or ReceiveDtmf).
+    pub action: Option<super::actions::Action>,
+    /// Unix time the running action started.
+    pub action_begin: u64,
+    /// Bumped whenever the digit-collection timer is re-armed or cancelled.
+    pub collect_generation: u64,
     /// Inbound: the caller's SDP offer, answered by `answer` (None: late offer).
     pub offer: Option<SessionDescription>,
 }

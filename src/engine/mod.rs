@@ -10,6 +10,7 @@ pub mod events;
 pub mod ports;
 pub mod timers;
 
+pub mod actions;
 mod api_calls;
 mod sip_in;
 mod sip_out;
@@ -52,6 +53,8 @@ pub(crate) enum TimerKind {
     Linger,
     /// Give up on delivering a released call's held events.
     HeldExpire,
+    /// `receive_dtmf_start`: first-key or inter-key timeout.
+    Collect,
 }
 
 /// A configured outbound gateway and its live call count.
@@ -98,6 +101,8 @@ pub struct Gateway {
     frame_ctx: Option<(ConnId, Vec<String>)>,
     next_serial: u64,
     pub(crate) draining: bool,
+    /// The media plane (None: signalling only, as in the engine's own tests).
+    pub(crate) media: Option<crate::media::MediaPlane>,
 }
 
 impl Gateway {
@@ -107,6 +112,7 @@ impl Gateway {
         local: SocketAddr,
         now: Instant,
         unix_now: u64,
+        media: Option<crate::media::MediaPlane>,
     ) -> anyhow::Result<Gateway> {
         let (lo, hi) = cfg.media.rtp_port_range()?;
         let mut gateways = Vec::new();
@@ -153,6 +159,7 @@ impl Gateway {
             frame_ctx: None,
             next_serial: 1,
             draining: false,
+            media,
         })
     }
 
@@ -257,7 +264,11 @@ impl Gateway {
     }
 
     /// Stop the media plane (recordings are finalized); called once at exit.
-    pub fn shutdown_media(&mut self) {}
+    pub fn shutdown_media(&mut self) {
+        if let Some(m) = self.media.take() {
+            m.shutdown();
+        }
+    }
 
     // ---- outputs ------------------------------------------------------------
 
@@ -330,6 +341,7 @@ impl Gateway {
             .get(&serial)
             .map(|c| match kind {
                 TimerKind::Orphan => c.owner_generation,
+                TimerKind::Collect => c.collect_generation,
                 _ => 0,
             })
             .unwrap_or(0);
@@ -377,6 +389,11 @@ impl Gateway {
                 }
             }
             TimerKind::Linger => self.forget(key.serial),
+            TimerKind::Collect => {
+                if call.collect_generation == key.generation {
+                    self.collect_timeout(key.serial, now);
+                }
+            }
             TimerKind::HeldExpire => {
                 if let Some(c) = self.calls.get_mut(&key.serial) {
                     c.held.take();
@@ -399,6 +416,11 @@ impl Gateway {
         if call.released {
             return;
         }
+        let _ = call;
+        self.end_media(serial, "call released", now);
+        let Some(call) = self.calls.get_mut(&serial) else {
+            return;
+        };
         call.released = true;
         call.state = State::Released;
         let params = events::on_released(call, end, dropped_by, cause, pid);

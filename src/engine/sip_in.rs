@@ -175,11 +175,11 @@ impl Gateway {
             self.respond_tx(key, &msg, 480, "Temporarily Unavailable", now);
             return;
         };
-        let Some(port) = self.ports.allocate() else {
+        let serial = self.new_serial();
+        let Some(port) = self.open_media(serial) else {
             self.respond_tx(key, &msg, 503, "Service Unavailable", now);
             return;
         };
-        let serial = self.new_serial();
         let res_id = self.res_id_for(serial, "sys.call");
         let from_value = msg.header("From").unwrap_or_default();
         let to_value = msg.header("To").unwrap_or_default();
@@ -235,6 +235,9 @@ impl Gateway {
             dial_done: true,
             ringing: false,
             offer,
+            action: None,
+            action_begin: 0,
+            collect_generation: 0,
         };
         let params = events::on_incoming(&call, self.process_id);
         self.calls.insert(serial, call);
@@ -294,6 +297,7 @@ impl Gateway {
             call.leg.remote_target = ct.uri;
         }
         self.by_tx.insert(key, serial);
+        self.push_remote(serial);
         let mut r = Message::response_to(&msg, 200, "OK");
         r.set_to_tag(&local_tag);
         r.add_header("Contact", &contact);
@@ -401,12 +405,14 @@ impl Gateway {
             return;
         }
         // Late offer: the ACK carries the answer to the offer in our 2xx.
+        let mut late_answer = false;
         if call.media.is_none()
             && !msg.body.is_empty()
             && let Ok(answer) = sdp::SessionDescription::parse_bytes(&msg.body)
             && let Ok(m) = call.leg.sdp.accept_answer(&answer)
         {
             call.media = Some(m);
+            late_answer = true;
         }
         let t = t_now;
         call.state = State::Idle;
@@ -415,6 +421,9 @@ impl Gateway {
         let p = events::on_answer_completed(call, None, begin, t);
         let limit = call.max_answer_seconds;
         self.emit(serial, "on_answer_completed", p);
+        if late_answer {
+            self.push_remote(serial);
+        }
         if let Some(secs) = limit {
             self.arm(
                 serial,

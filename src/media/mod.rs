@@ -50,3 +50,20 @@ pub trait InbandDetector: Send {
 
 /// Creates one [`InbandDetector`] per call (on the worker, when the call is opened).
 pub type InbandFactory = Arc<dyn Fn() -> Box<dyn InbandDetector> + Send + Sync>;
+
+/// The gateway's in-band detector: the Goertzel DTMF receiver of [`crate::dtmf`],
+/// reporting each digit once, when it is validated.
+impl InbandDetector for crate::dtmf::Detector {
+    fn rx(&mut self, samples: &[i16], digit: &mut dyn FnMut(char)) {
+        crate::dtmf::Detector::rx(self, samples, |ev| {
+            if ev.end.is_none() {
+                digit(ev.digit);
+            }
+        });
+    }
+}
+
+/// One in-band DTMF detector per call.
+pub fn inband_factory() -> InbandFactory {
+    Arc::new(|| Box::new(crate::dtmf::Detector::new()) as Box<dyn InbandDetector>)
+}

@@ -34,6 +34,8 @@ pub enum EngineInput {
     Disconnect {
         conn: ConnId,
     },
+    /// An event of the media plane (play/record/DTMF completion, digits, RTP timeout).
+    Media(crate::media::MediaEvent),
 }
 
 /// Where the gateway ended up listening (ports resolved when 0 was asked for).
@@ -69,6 +71,7 @@ pub async fn run(
     let draining = Arc::new(AtomicBool::new(false));
     let (engine_tx, engine_rx) = mpsc::channel::<EngineInput>(16384);
     let m2 = metrics.clone();
+    let engine_tx_media = engine_tx.clone();
     let state = api_ws::ApiState {
         engine: engine_tx,
         token: cfg.api.token.clone(),
@@ -88,7 +91,36 @@ pub async fn run(
         bound.api
     );
     on_bound(bound);
-    let gw = Gateway::new(&cfg, bound.sip, Instant::now(), crate::engine::unix_now())?;
+    let plane = crate::media::MediaPlane::start(crate::media::MediaConfig {
+        workers: cfg.worker_count(),
+        prompts: cfg.media.prompts.clone(),
+        media_root: cfg.media.root.clone(),
+        record_root: cfg.media.record_root.clone(),
+        rtp_timeout_seconds: u32::try_from(cfg.media.rtp_timeout_seconds).unwrap_or(u32::MAX),
+        tts_command: cfg.media.tts_command.clone(),
+        inband: Some(crate::media::inband_factory()),
+        ..crate::media::MediaConfig::default()
+    })
+    .map_err(|e| anyhow::anyhow!("cannot start the media workers: {e}"))?;
+    // Media events reach the engine task through the same queue as API frames.
+    let media_events = plane.events().clone();
+    let forward = engine_tx_media.clone();
+    std::thread::Builder::new()
+        .name("media-events".into())
+        .spawn(move || {
+            while let Ok(ev) = media_events.recv() {
+                if forward.blocking_send(EngineInput::Media(ev)).is_err() {
+                    break;
+                }
+            }
+        })?;
+    let gw = Gateway::new(
+        &cfg,
+        bound.sip,
+        Instant::now(),
+        crate::engine::unix_now(),
+        Some(plane),
+    )?;
     let result = engine_loop(gw, sip, engine_rx, metrics, draining, shutdown).await;
     http.abort();
     result
@@ -145,6 +177,7 @@ async fn engine_loop(
                         gw.disconnect(conn, Instant::now());
                         metrics.api_connections.set(conns.len() as i64);
                     }
+                    EngineInput::Media(ev) => gw.handle_media(ev, Instant::now()),
                 }
             }
             _ = async { tokio::time::sleep_until(deadline.expect("guarded")).await }, if deadline.is_some() => {

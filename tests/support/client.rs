@@ -25,11 +25,16 @@ pub struct Client {
 impl Client {
     pub async fn connect(url: &str) -> Client {
         let (ws, _) = connect_async(url).await.expect("websocket connect");
-        Client {
+        let mut c = Client {
             ws,
             events: VecDeque::new(),
             next_id: 1,
-        }
+        };
+        // One round trip: once answered, the gateway has registered this connection
+        // (incoming calls are offered to it from now on).
+        c.ok("sys.call.exists", json!({"res_id": "0.0.0-sys.call-0"}))
+            .await;
+        c
     }
 
     /// Send a text frame as is.
