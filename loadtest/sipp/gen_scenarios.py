@@ -240,3 +240,17 @@ write("uac_cancel",
   <recv response="200"/>
   <recv response="487"/>
 """ + ACK_NON2XX + '  <pause milliseconds="200"/>\n')
+
+write("uac_pcap_dtmf",
+      "Inbound call to mediagw that, once answered, plays SIPp's RFC 2833 pcap of digit 1 "
+      "(/usr/share/sip-tester/dtmf_2833_1.pcap) as RTP 1.5 s after the answer (time for the "
+      "application to start a prompt), then waits for the gateway's BYE.",
+      INVITE + PROVISIONAL + '  <recv response="200" rtd="true"/>\n' + ACK +
+      """  <pause milliseconds="1500"/>
+  <nop>
+    <action>
+      <exec play_pcap_audio="/usr/share/sip-tester/dtmf_2833_1.pcap"/>
+    </action>
+  </nop>
+  <recv request="BYE"/>
+""" + OK_LAST)

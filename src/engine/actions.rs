@@ -58,8 +58,9 @@ impl Gateway {
             match media.open_call(serial, SocketAddr::new(ip, port)) {
                 Ok(()) => return Some(port),
                 Err(e) => {
+                    // Busy (another process, or a closing call): back of the queue.
                     tracing::warn!("RTP port {port} unusable: {e}");
-                    // Keep the unusable port out of the pool for now: do not release it.
+                    self.ports.release(port);
                 }
             }
         }
@@ -89,17 +90,6 @@ impl Gateway {
                 recv: m.direction.receives(),
             },
         );
-    }
-
-    /// The call is gone: the running action ends now with `error` (its completion
-    /// event precedes `on_released`), and the media worker lets the call go.
-    pub(crate) fn end_media(&mut self, serial: u64, error: &str, now: Instant) {
-        if self.calls.get(&serial).is_some_and(|c| c.action.is_some()) {
-            self.complete_action(serial, Some(error), None, now);
-        }
-        if let Some(media) = &self.media {
-            media.close_call(serial);
-        }
     }
 
     fn admit_action(&mut self, conn: u64, res_id: &str, op: Op) -> Result<u64, RpcError> {
@@ -404,6 +394,44 @@ impl Gateway {
 
     /// An event from the media plane.
     pub fn handle_media(&mut self, ev: MediaEvent, now: Instant) {
+        let call = match &ev {
+            MediaEvent::PlayCompleted { call, .. }
+            | MediaEvent::RecordCompleted { call, .. }
+            | MediaEvent::SendDtmfCompleted { call, .. }
+            | MediaEvent::Digit { call, .. }
+            | MediaEvent::RtpTimeout { call }
+            | MediaEvent::Closed { call, .. } => *call,
+        };
+        if self.calls.get(&call).is_some_and(|c| c.released) {
+            // The call is gone: its running action ends with this event (or with the
+            // media plane's closing), then on_released goes.
+            let ends_action = match (&ev, self.calls.get(&call).and_then(|c| c.action.as_ref())) {
+                (MediaEvent::PlayCompleted { .. }, Some(Action::Play | Action::Receive { .. }))
+                | (MediaEvent::RecordCompleted { .. }, Some(Action::Record { .. }))
+                | (MediaEvent::SendDtmfCompleted { .. }, Some(Action::SendDtmf))
+                | (MediaEvent::Closed { .. }, Some(_)) => true,
+                _ => false,
+            };
+            if ends_action {
+                let (error, key) = match &ev {
+                    MediaEvent::PlayCompleted {
+                        error, finish_key, ..
+                    }
+                    | MediaEvent::RecordCompleted {
+                        error, finish_key, ..
+                    } => (error.clone(), *finish_key),
+                    MediaEvent::SendDtmfCompleted { error, .. } => (error.clone(), None),
+                    _ => (None, None),
+                };
+                let error = error.unwrap_or_else(|| "call released".into());
+                self.complete_action(call, Some(&error), key, now);
+            }
+            if self.calls.get(&call).is_some_and(|c| c.action.is_none()) {
+                self.finish_pending_release(call, now);
+            }
+            self.drain_tx(now);
+            return;
+        }
         match ev {
             MediaEvent::PlayCompleted {
                 call,

@@ -433,6 +433,7 @@ impl Gateway {
             action: None,
             action_begin: 0,
             collect_generation: 0,
+            pending_release: None,
         };
         if let Some(i) = slot {
             self.gateways[i].active += 1;

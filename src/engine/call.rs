@@ -87,6 +87,8 @@ pub struct Call {
     pub action_begin: u64,
     /// Bumped whenever the digit-collection timer is re-armed or cancelled.
     pub collect_generation: u64,
+    /// `on_released`, held back until the running action's completion event.
+    pub pending_release: Option<serde_json::Value>,
     /// Inbound: the caller's SDP offer, answered by `answer` (None: late offer).
     pub offer: Option<SessionDescription>,
 }

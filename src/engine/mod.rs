@@ -55,6 +55,8 @@ pub(crate) enum TimerKind {
     HeldExpire,
     /// `receive_dtmf_start`: first-key or inter-key timeout.
     Collect,
+    /// A released call's media did not report its last action in time.
+    ReleaseFlush,
 }
 
 /// A configured outbound gateway and its live call count.
@@ -65,6 +67,10 @@ pub(crate) struct GatewaySlot {
     pub max_concurrent: usize,
     pub active: usize,
 }
+
+/// How long a released call waits for the media plane's completion event of its
+/// running action before `on_released` is sent anyway.
+const RELEASE_FLUSH: Duration = Duration::from_secs(5);
 
 /// Unix seconds now, from the system clock.
 pub fn unix_now() -> u64 {
@@ -389,6 +395,7 @@ impl Gateway {
                 }
             }
             TimerKind::Linger => self.forget(key.serial),
+            TimerKind::ReleaseFlush => self.finish_pending_release(key.serial, now),
             TimerKind::Collect => {
                 if call.collect_generation == key.generation {
                     self.collect_timeout(key.serial, now);
@@ -416,11 +423,6 @@ impl Gateway {
         if call.released {
             return;
         }
-        let _ = call;
-        self.end_media(serial, "call released", now);
-        let Some(call) = self.calls.get_mut(&serial) else {
-            return;
-        };
         call.released = true;
         call.state = State::Released;
         let params = events::on_released(call, end, dropped_by, cause, pid);
@@ -428,14 +430,15 @@ impl Gateway {
         let port = call.rtp_port.take();
         let gw = call.gateway.take();
         let parent = call.parent.take();
-        self.emit(serial, "on_released", params);
+        // A running action ends with the media plane's own completion event (a
+        // recording is complete on disk by then); on_released follows it.
+        let deferred = self.media.is_some() && call.action.is_some();
+        if deferred {
+            call.pending_release = Some(params.clone());
+        }
         self.by_res.remove(&res_id);
-        // Events nobody could take are kept for the next requester of this res_id
-        // for api.orphan_timeout_seconds.
-        if self.calls.get(&serial).is_some_and(|c| !c.held.is_empty()) {
-            self.released_held.insert(res_id, serial);
-            let after = Duration::from_secs(self.cfg.api.orphan_timeout_seconds);
-            self.arm(serial, TimerKind::HeldExpire, now + after);
+        if let Some(m) = &self.media {
+            m.close_call(serial);
         }
         if let Some(p) = port {
             self.ports.release(p);
@@ -451,13 +454,52 @@ impl Gateway {
         {
             pc.state = State::Idle;
         }
+        if deferred {
+            self.arm(serial, TimerKind::ReleaseFlush, now + RELEASE_FLUSH);
+        } else {
+            if self.calls.get(&serial).is_some_and(|c| c.action.is_some()) {
+                self.complete_action(serial, Some("call released"), None, now);
+            }
+            self.announce_release(serial, params, now);
+        }
         self.arm(serial, TimerKind::Linger, now + self.t1 * 64);
+    }
+
+    /// Emit `on_released`; events nobody could take are kept for the next requester
+    /// of this res_id for `api.orphan_timeout_seconds`.
+    fn announce_release(&mut self, serial: u64, params: Value, now: Instant) {
+        self.emit(serial, "on_released", params);
+        if let Some(c) = self.calls.get(&serial)
+            && !c.held.is_empty()
+        {
+            self.released_held.insert(c.res_id.clone(), serial);
+            let after = Duration::from_secs(self.cfg.api.orphan_timeout_seconds);
+            self.arm(serial, TimerKind::HeldExpire, now + after);
+        }
+    }
+
+    /// A released call's last action has completed: `on_released` may go now.
+    pub(crate) fn finish_pending_release(&mut self, serial: u64, now: Instant) {
+        let Some(params) = self
+            .calls
+            .get_mut(&serial)
+            .and_then(|c| c.pending_release.take())
+        else {
+            return;
+        };
+        if self.calls.get(&serial).is_some_and(|c| c.action.is_some()) {
+            self.complete_action(serial, Some("call released"), None, now);
+        }
+        self.announce_release(serial, params, now);
     }
 
     /// Drop every trace of a call whose SIP leg is finished.
     pub(crate) fn forget(&mut self, serial: u64) {
         if let Some(c) = self.calls.get(&serial) {
-            if !c.released || self.released_held.contains_key(&c.res_id) {
+            if !c.released
+                || c.pending_release.is_some()
+                || self.released_held.contains_key(&c.res_id)
+            {
                 return;
             }
             if let Some(k) = c.leg.invite_tx {

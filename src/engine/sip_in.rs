@@ -238,6 +238,7 @@ impl Gateway {
             action: None,
             action_begin: 0,
             collect_generation: 0,
+            pending_release: None,
         };
         let params = events::on_incoming(&call, self.process_id);
         self.calls.insert(serial, call);

@@ -326,6 +326,46 @@ impl Channel {
         io: Io,
         sh: &mut Shared,
     ) {
+        self.flush_into_recording(sh);
+        self.end_record_now(error, finish_key, io, sh);
+    }
+
+    /// Audio already received but still held by the jitter buffer belongs to a
+    /// recording that ends now (finish key, stop, hang-up, shutdown): write it.
+    fn flush_into_recording(&mut self, sh: &mut Shared) {
+        let law = self.law();
+        let spf = self.spf();
+        let audio_pt = self.remote.as_ref().map(|r| r.pt);
+        let Some(r) = self.rec.as_mut() else { return };
+        if r.beep_left() != 0 {
+            return;
+        }
+        for _ in 0..self.jb.capacity() {
+            let mut len = 0;
+            match self.jb.drain_next() {
+                Pulled::Empty => break,
+                Pulled::Frame(f) if Some(f.payload_type) == audio_pt => {
+                    len = f.payload.len().min(MAX_SPF);
+                    sh.rx[..len].copy_from_slice(&f.payload[..len]);
+                }
+                Pulled::Frame(_) => continue,
+                Pulled::Missing { .. } => {}
+            }
+            let payload = (len > 0).then(|| &sh.rx[..len]);
+            if r.push_frame(&sh.rec_q, law, payload, spf).is_some() {
+                break;
+            }
+        }
+    }
+
+    /// Ends the recording without flushing (its `max_seconds` is exactly reached).
+    fn end_record_now(
+        &mut self,
+        error: Option<String>,
+        finish_key: Option<char>,
+        io: Io,
+        sh: &mut Shared,
+    ) {
         if let Some(r) = self.rec.take() {
             self.stats.record_overruns += r.overruns;
             sh.end_recording(r.start.rec);
@@ -470,7 +510,7 @@ impl Channel {
             }
         }
         if let Some(RecEnd::MaxSeconds) = ended {
-            self.end_record(Some("max_seconds reached".into()), None, io, sh);
+            self.end_record_now(Some("max_seconds reached".into()), None, io, sh);
         }
     }
 

@@ -241,6 +241,19 @@ impl JitterBuffer {
         outcome
     }
 
+    /// Releases the next stored frame at once, ignoring the playout delay (to flush
+    /// what was received into a recording that is ending): the next frame in
+    /// sequence, a `Missing` gap before a later stored frame, or `Empty` when nothing
+    /// is stored.
+    pub fn drain_next(&mut self) -> Pulled<'_> {
+        if !self.started || self.count == 0 {
+            return Pulled::Empty;
+        }
+        self.playing = true;
+        self.span = self.span.max(1);
+        self.pull()
+    }
+
     /// Releases what plays in the next packet time: the next frame in sequence,
     /// a `Missing` gap, or `Empty` while filling or after an underrun.
     pub fn pull(&mut self) -> Pulled<'_> {
@@ -294,6 +307,18 @@ mod tests {
             timestamp: seq as u32 * 160,
             ssrc: 1,
         }
+    }
+
+    #[test]
+    fn drain_next_ignores_the_playout_delay() {
+        let mut jb = JitterBuffer::new(8, 160, 3);
+        push(&mut jb, 10);
+        push(&mut jb, 12);
+        assert_eq!(jb.pull(), Pulled::Empty, "still filling to the prefill");
+        assert!(matches!(jb.drain_next(), Pulled::Frame(f) if f.sequence == 10));
+        assert_eq!(jb.drain_next(), Pulled::Missing { sequence: 11 });
+        assert!(matches!(jb.drain_next(), Pulled::Frame(f) if f.sequence == 12));
+        assert_eq!(jb.drain_next(), Pulled::Empty);
     }
 
     fn push(jb: &mut JitterBuffer, seq: u16) -> PushOutcome {

@@ -4,3 +4,4 @@
 pub mod client;
 pub mod gateway;
 pub mod sipp;
+pub mod ua;
