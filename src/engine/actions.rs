@@ -405,13 +405,17 @@ impl Gateway {
         if self.calls.get(&call).is_some_and(|c| c.released) {
             // The call is gone: its running action ends with this event (or with the
             // media plane's closing), then on_released goes.
-            let ends_action = match (&ev, self.calls.get(&call).and_then(|c| c.action.as_ref())) {
-                (MediaEvent::PlayCompleted { .. }, Some(Action::Play | Action::Receive { .. }))
-                | (MediaEvent::RecordCompleted { .. }, Some(Action::Record { .. }))
-                | (MediaEvent::SendDtmfCompleted { .. }, Some(Action::SendDtmf))
-                | (MediaEvent::Closed { .. }, Some(_)) => true,
-                _ => false,
-            };
+            let ends_action = matches!(
+                (&ev, self.calls.get(&call).and_then(|c| c.action.as_ref())),
+                (
+                    MediaEvent::PlayCompleted { .. },
+                    Some(Action::Play | Action::Receive { .. })
+                ) | (
+                    MediaEvent::RecordCompleted { .. },
+                    Some(Action::Record { .. })
+                ) | (MediaEvent::SendDtmfCompleted { .. }, Some(Action::SendDtmf))
+                    | (MediaEvent::Closed { .. }, Some(_))
+            );
             if ends_action {
                 let (error, key) = match &ev {
                     MediaEvent::PlayCompleted {
