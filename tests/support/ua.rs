@@ -72,7 +72,7 @@ impl Ua {
             });
         }
         let call_id = format!("ua{}@127.0.0.1", rand_u32());
-        let mut ua = Ua {
+        let ua = Ua {
             sip,
             rtp,
             gw,
