@@ -504,6 +504,23 @@ impl Gateway {
         self.drain_tx(now);
     }
 
+    /// A digit from SIP INFO: the media plane reports it like the others (it also
+    /// ends a play or a recording on a finish key); without one, straight to the
+    /// collector.
+    pub(crate) fn info_dtmf(&mut self, serial: u64, digit: char, now: Instant) {
+        match &self.media {
+            Some(m) => m.info_digit(serial, digit),
+            None => self.handle_media(
+                MediaEvent::Digit {
+                    call: serial,
+                    digit,
+                    source: crate::media::DigitSource::Info,
+                },
+                now,
+            ),
+        }
+    }
+
     /// Turn `content` into play steps; file names are confined to `media.root`.
     fn plan_content(&self, content: &PlayContent, param: &str) -> Result<Vec<PlayStep>, RpcError> {
         let items: Vec<SpeechItem> = content.items.iter().map(speech_item).collect();

@@ -71,13 +71,15 @@ impl Gateway {
                 r.add_header("Accept", "application/sdp");
                 let _ = self.tx.send_response(key, r, now);
             }
-            Method::Info if in_dialog => {
-                if self.dialog_of(&msg).is_some() {
+            Method::Info if in_dialog => match self.dialog_of(&msg) {
+                Some(serial) => {
                     self.respond_tx(key, &msg, 200, "OK", now);
-                } else {
-                    self.respond_tx(key, &msg, 481, "Call/Transaction Does Not Exist", now);
+                    if let Some(d) = info_digit(&msg) {
+                        self.info_dtmf(serial, d, now);
+                    }
                 }
-            }
+                None => self.respond_tx(key, &msg, 481, "Call/Transaction Does Not Exist", now),
+            },
             Method::Ack => {} // a 2xx ACK arrives as TxEvent::Ack
             Method::Other(_) => self.respond_allow(key, &msg, 501, "Not Implemented", now),
             _ => self.respond_allow(key, &msg, 405, "Method Not Allowed", now),
@@ -501,6 +503,37 @@ impl Gateway {
     }
 }
 
+/// The DTMF digit a SIP INFO carries: `application/dtmf-relay` (`Signal=5`,
+/// `Signal=10`/`11` for `*`/`#` as some gateways send) or `application/dtmf` (`5`).
+pub fn info_digit(msg: &Message) -> Option<char> {
+    let ct = msg
+        .content_type()?
+        .split(';')
+        .next()?
+        .trim()
+        .to_ascii_lowercase();
+    let body = std::str::from_utf8(&msg.body).ok()?;
+    let raw = match ct.as_str() {
+        "application/dtmf-relay" => body.lines().find_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            k.trim()
+                .eq_ignore_ascii_case("signal")
+                .then(|| v.trim().to_string())
+        })?,
+        "application/dtmf" => body.trim().to_string(),
+        _ => return None,
+    };
+    match raw.as_str() {
+        "10" => Some('*'),
+        "11" => Some('#'),
+        s if s.chars().count() == 1 => {
+            let c = s.chars().next()?.to_ascii_uppercase();
+            "0123456789*#ABCD".contains(c).then_some(c)
+        }
+        _ => None,
+    }
+}
+
 fn call_dir_state(gw: &Gateway, serial: u64) -> Option<(Direction, bool)> {
     gw.calls.get(&serial).map(|c| (c.dir, c.dial_done))
 }
@@ -510,4 +543,46 @@ pub fn uri_of(value: &str) -> String {
     crate::sip::NameAddr::parse(value)
         .map(|na| na.uri)
         .unwrap_or_else(|_| value.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(ct: &str, body: &str) -> Message {
+        let text = format!(
+            "INFO sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bK1\r\nMax-Forwards: 70\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>;tag=2\r\nCall-ID: c\r\nCSeq: 2 INFO\r\nContent-Type: {ct}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        Message::parse(text.as_bytes()).expect("parses")
+    }
+
+    #[test]
+    fn info_dtmf_bodies() {
+        assert_eq!(
+            info_digit(&info(
+                "application/dtmf-relay",
+                "Signal=5\r\nDuration=160\r\n"
+            )),
+            Some('5')
+        );
+        assert_eq!(
+            info_digit(&info(
+                "application/dtmf-relay",
+                "Signal= 11\r\nDuration=100\r\n"
+            )),
+            Some('#')
+        );
+        assert_eq!(
+            info_digit(&info("application/dtmf-relay", "signal=*\r\n")),
+            Some('*')
+        );
+        assert_eq!(info_digit(&info("application/dtmf", "a")), Some('A'));
+        assert_eq!(info_digit(&info("application/dtmf", "x")), None);
+        assert_eq!(info_digit(&info("text/plain", "5")), None);
+        assert_eq!(
+            info_digit(&info("application/dtmf-relay", "Duration=160\r\n")),
+            None
+        );
+    }
 }

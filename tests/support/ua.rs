@@ -229,6 +229,49 @@ impl Ua {
         self.ts = self.ts.wrapping_add(160 * 9);
     }
 
+    /// Send a digit as SIP INFO (application/dtmf-relay) and wait for its 200.
+    pub fn info(&mut self, digit: char) {
+        self.cseq += 1;
+        let body = format!("Signal={digit}\r\nDuration=160\r\n");
+        let msg = self.request(
+            "INFO",
+            self.cseq,
+            "z9hG4bKinfo",
+            "Content-Type: application/dtmf-relay\r\n",
+            &body,
+            true,
+        );
+        self.sip.send_to(msg.as_bytes(), self.gw).unwrap();
+        self.expect("SIP/2.0 200");
+    }
+
+    /// Stream in-band DTMF `digits` (µ-law, PT 0): each tone `on_ms` then `off_ms` of
+    /// silence, on the 20 ms grid.
+    pub fn stream_inband(&mut self, digits: &str, on_ms: u32, off_ms: u32) {
+        let mut pcm = Vec::new();
+        for d in digits.chars() {
+            let mut g = mediagw::dtmf::ToneGenerator::new(d, on_ms, off_ms).expect("digit");
+            let mut buf = [0i16; 160];
+            loop {
+                let n = g.tx(&mut buf);
+                pcm.extend_from_slice(&buf[..n]);
+                if n < buf.len() {
+                    break;
+                }
+            }
+        }
+        pcm.resize(pcm.len().div_ceil(160) * 160 + 320, 0);
+        let frames: Vec<Vec<u8>> = pcm
+            .chunks(160)
+            .map(|c| {
+                c.iter()
+                    .map(|s| mediagw::codec::linear_to_ulaw(*s))
+                    .collect()
+            })
+            .collect();
+        self.stream(0, &frames);
+    }
+
     /// Hang up with BYE and wait for its 200.
     pub fn bye(&mut self) {
         self.cseq += 1;
