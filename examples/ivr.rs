@@ -1,16 +1,26 @@
 //! A small IVR-style client of the sys.call API, to read in five minutes.
 //!
-//! It connects to the gateway's JSON-RPC WebSocket, answers every incoming call and
-//! hangs it up after `--hangup-after` seconds; with `--dial URI` it also places one
-//! outbound call and hangs that up the same way. Every event is printed.
+//! It connects to the gateway's JSON-RPC WebSocket and answers every incoming call.
+//! Without `--script` it hangs each call up after `--hangup-after` seconds. With
+//! `--script` each call runs a little voice menu:
+//!
+//! 1. read the caller's number back, digit by digit (content type 1);
+//! 2. record a message (beep first, `#` or 5 s ends it);
+//! 3. play the message back;
+//! 4. read today's date (type 4);
+//! 5. collect up to 4 digits ending with `#` and read them back as a number (type 2);
+//! 6. hang up.
+//!
+//! With `--dial URI` it also places one outbound call (hung up after `--hangup-after`).
+//! Every event is printed; each phase of the menu prints `phase NAME RES_ID`.
 //!
 //! ```text
-//! cargo run --example ivr -- --url ws://127.0.0.1:8088/rpc --hangup-after 5
-//! cargo run --example ivr -- --dial sip:13800138000@127.0.0.1:5080
+//! cargo run --example ivr -- --url ws://127.0.0.1:8088/rpc --script
+//! cargo run --example ivr -- --dial sip:13800138000@127.0.0.1:5080 --hangup-after 5
 //! ```
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -21,6 +31,7 @@ struct Args {
     url: String,
     hangup_after: u64,
     dial: Option<String>,
+    script: bool,
 }
 
 fn parse_args() -> Args {
@@ -28,6 +39,7 @@ fn parse_args() -> Args {
         url: "ws://127.0.0.1:8088/rpc".into(),
         hangup_after: 10,
         dial: None,
+        script: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -36,10 +48,23 @@ fn parse_args() -> Args {
             "--url" => a.url = value(),
             "--hangup-after" => a.hangup_after = value().parse().expect("seconds"),
             "--dial" => a.dial = Some(value()),
+            "--script" => a.script = true,
             other => panic!("unknown flag {other}"),
         }
     }
     a
+}
+
+/// Where a call is in the voice menu.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Phase {
+    ReadNumber,
+    Record,
+    PlayBack,
+    ReadDate,
+    Collect,
+    ReadDigits,
+    Done,
 }
 
 /// Numbers our requests and remembers what each one was, to explain its response.
@@ -59,6 +84,26 @@ impl Rpc {
     }
 }
 
+/// Today as `YYYY-mm-dd` (UTC), for content type 4.
+fn today() -> String {
+    let days = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 86_400;
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y}-{m:02}-{d:02}")
+}
+
 #[tokio::main]
 async fn main() {
     let args = parse_args();
@@ -67,6 +112,9 @@ async fn main() {
         .expect("connect to the gateway");
     let (mut tx, mut rx) = ws.split();
     let mut rpc = Rpc::default();
+    let mut phases: HashMap<String, Phase> = HashMap::new();
+    let mut callers: HashMap<String, String> = HashMap::new();
+    let mut records: HashMap<String, String> = HashMap::new();
     // Hang-ups are scheduled on this channel by timers.
     let (hangup_tx, mut hangup_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
 
@@ -80,10 +128,10 @@ async fn main() {
     }
 
     loop {
+        let mut out: Vec<String> = Vec::new();
         tokio::select! {
             Some(res_id) = hangup_rx.recv() => {
-                let text = rpc.request("sys.call.drop", json!({"res_id": res_id}), &res_id);
-                tx.send(Message::Text(text.into())).await.expect("send");
+                out.push(rpc.request("sys.call.drop", json!({"res_id": res_id}), &res_id));
             }
             msg = rx.next() => {
                 let Some(Ok(Message::Text(text))) = msg else { break };
@@ -95,6 +143,9 @@ async fn main() {
                         Some(e) => eprintln!("{method} {res_id} failed: {e}"),
                         None => println!("{method} {res_id} -> {}", v["result"]),
                     }
+                    if method == "sys.call.record_start" && let Some(path) = v["result"].as_str() {
+                        records.insert(res_id, path.to_string());
+                    }
                     continue;
                 }
                 // An event.
@@ -104,26 +155,62 @@ async fn main() {
                 println!("event {event} {p}");
                 match event {
                     "sys.call.on_incoming" => {
-                        let text = rpc.request(
-                            "sys.call.answer",
-                            json!({"res_id": res_id, "max_answer_seconds": 3600}),
-                            &res_id,
-                        );
-                        tx.send(Message::Text(text.into())).await.expect("send");
+                        // The caller's number: the user part of from_uri.
+                        let from = p["from_uri"].as_str().unwrap_or_default();
+                        let user = from.trim_start_matches("sip:").split('@').next().unwrap_or("");
+                        callers.insert(res_id.clone(), user.chars().filter(char::is_ascii_digit).collect());
+                        out.push(rpc.request("sys.call.answer", json!({"res_id": res_id, "max_answer_seconds": 3600}), &res_id));
                     }
-                    // Answered (inbound) or dialled successfully (outbound): hang up later.
-                    "sys.call.on_answer_completed" | "sys.call.on_dial_completed"
-                        if p["error"].is_null() =>
-                    {
-                        let (h, secs) = (hangup_tx.clone(), args.hangup_after);
-                        tokio::spawn(async move {
-                            tokio::time::sleep(Duration::from_secs(secs)).await;
-                            let _ = h.send(res_id);
-                        });
+                    "sys.call.on_answer_completed" | "sys.call.on_dial_completed" if p["error"].is_null() => {
+                        if args.script && event == "sys.call.on_answer_completed" {
+                            let number = callers.get(&res_id).cloned().unwrap_or_default();
+                            let number = if number.is_empty() { "0".to_string() } else { number };
+                            phases.insert(res_id.clone(), Phase::ReadNumber);
+                            println!("phase ReadNumber {res_id}");
+                            out.push(rpc.request("sys.call.play_start", json!({"res_id": res_id, "content": [[number, 1, ""]]}), &res_id));
+                        } else {
+                            let (h, secs) = (hangup_tx.clone(), args.hangup_after);
+                            tokio::spawn(async move {
+                                tokio::time::sleep(Duration::from_secs(secs)).await;
+                                let _ = h.send(res_id);
+                            });
+                        }
+                    }
+                    "sys.call.on_play_completed" | "sys.call.on_record_completed" | "sys.call.on_receive_dtmf_completed" => {
+                        let Some(phase) = phases.get(&res_id).copied() else { continue };
+                        let (next, method, params) = match phase {
+                            Phase::ReadNumber => (Phase::Record, "sys.call.record_start",
+                                json!({"res_id": res_id, "max_seconds": 5, "beep": true, "finish_keys": "#"})),
+                            Phase::Record => (Phase::PlayBack, "sys.call.play_start",
+                                json!({"res_id": res_id, "content": records.get(&res_id).cloned().unwrap_or_default()})),
+                            Phase::PlayBack => (Phase::ReadDate, "sys.call.play_start",
+                                json!({"res_id": res_id, "content": [[today(), 4, ""]]})),
+                            Phase::ReadDate => (Phase::Collect, "sys.call.receive_dtmf_start",
+                                json!({"res_id": res_id, "max_keys": 4, "finish_keys": "#", "first_key_timeout": 10})),
+                            Phase::Collect => {
+                                let keys = p["keys"].as_str().unwrap_or_default();
+                                println!("keys {keys} {res_id}");
+                                let keys = if keys.is_empty() { "0" } else { keys };
+                                (Phase::ReadDigits, "sys.call.play_start",
+                                 json!({"res_id": res_id, "content": [[keys, 2, ""]]}))
+                            }
+                            Phase::ReadDigits | Phase::Done => (Phase::Done, "sys.call.drop", json!({"res_id": res_id})),
+                        };
+                        println!("phase {next:?} {res_id}");
+                        phases.insert(res_id.clone(), next);
+                        out.push(rpc.request(method, params, &res_id));
+                    }
+                    "sys.call.on_released" => {
+                        phases.remove(&res_id);
+                        callers.remove(&res_id);
+                        records.remove(&res_id);
                     }
                     _ => {}
                 }
             }
+        }
+        for text in out {
+            tx.send(Message::Text(text.into())).await.expect("send");
         }
     }
 }

@@ -70,6 +70,81 @@ fn ivr_example_dials_out() {
     uas.expect_success();
 }
 
+#[test]
+fn ivr_example_script_reads_records_plays_back_collects_and_hangs_up() {
+    use std::io::BufRead;
+    let gw = Gateway::start("");
+    let mut child = Command::new(example_binary())
+        .args(["--url", &gw.ws_url(), "--script"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run the ivr example");
+    let stdout = child.stdout.take().unwrap();
+    let _ivr = Kill(child);
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen: Vec<String> = Vec::new();
+    let mut wait_for = |needle: &str| -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::time::Instant::now() < deadline {
+            if let Ok(l) = rx.recv_timeout(std::time::Duration::from_millis(100)) {
+                seen.push(l.clone());
+                if l.contains(needle) {
+                    return l;
+                }
+            }
+        }
+        panic!(
+            "the IVR never printed {needle:?}; it printed:\n{}",
+            seen.join("\n")
+        );
+    };
+    wait_for_clients(&gw, 1);
+    let mut ua = support::ua::Ua::invite(gw.sip, 0, true);
+    ua.wait_answer();
+    wait_for("phase Record");
+    let path_line = wait_for("sys.call.record_start");
+    let path = path_line
+        .split("-> \"")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches('"')
+        .to_string();
+    // Say something for 1 s, then end the message with '#'.
+    let frames: Vec<Vec<u8>> = (0..50).map(|i| vec![(i * 3) as u8 | 0x10; 160]).collect();
+    std::thread::sleep(std::time::Duration::from_millis(300)); // the beep
+    ua.stream(0, &frames);
+    ua.send_digit('#', 101);
+    wait_for("phase PlayBack");
+    wait_for("phase Collect");
+    ua.send_digit('4', 101);
+    ua.send_digit('2', 101);
+    ua.send_digit('#', 101);
+    let keys = wait_for("keys ");
+    assert!(keys.starts_with("keys 42 "), "{keys}");
+    wait_for("phase Done");
+    ua.answer_bye();
+    wait_for("sys.call.on_released");
+    // The message was recorded and holds what the caller said.
+    let data = std::fs::read(&path).expect("recorded message");
+    let said: Vec<u8> = frames
+        .concat()
+        .iter()
+        .map(|b| mediagw::codec::ULAW_TO_ALAW[*b as usize])
+        .collect();
+    assert!(
+        data.windows(said.len()).any(|w| w == said.as_slice()),
+        "recording lacks the message"
+    );
+}
+
 fn wait_for_clients(gw: &Gateway, n: usize) {
     use std::io::{Read, Write};
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
