@@ -245,3 +245,35 @@ async fn no_common_codec_is_488_and_reinvite_hold_is_answered() {
     let rel = app.event_of("on_released", &id).await;
     assert_eq!(rel["dropped_by"], "usr");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answer_without_ack_fails_the_answer_and_releases() {
+    // T1 = 50 ms: the 200 OK is retransmitted, then given up after 64*T1 = 3.2 s.
+    let gw = Gateway::start("[sip]\nt1_ms = 50\n");
+    let mut app = Client::connect(&gw.ws_url()).await;
+    let p = Peer::new(gw.sip);
+    p.send(&p.request(
+        "INVITE",
+        "noack",
+        "Content-Type: application/sdp\n",
+        &sdp(40010, "0", "sendrecv"),
+    ));
+    let id = app.event("on_incoming").await["res_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.ok(
+        "sys.call.answer",
+        json!({"res_id": id, "max_answer_seconds": 60}),
+    )
+    .await;
+    // Never ACK: the answer fails, the gateway hangs up with BYE, the call is released.
+    let done = app.event_of("on_answer_completed", &id).await;
+    assert!(done["error"].as_str().unwrap().contains("ACK"), "{done}");
+    let rel = app.event_of("on_released", &id).await;
+    assert_eq!(rel["dropped_by"], "sys");
+    assert_eq!(rel["cause"], 408);
+    let bye = tokio::task::block_in_place(|| p.expect("BYE "));
+    assert!(bye.contains("Reason: SIP;cause=408"), "{bye}");
+    assert_eq!(app.ok("sys.call.exists", json!([id])).await, false);
+}

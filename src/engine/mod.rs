@@ -14,6 +14,8 @@ pub mod actions;
 mod api_calls;
 mod sip_in;
 mod sip_out;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
