@@ -49,6 +49,8 @@ pub struct Shared {
     pub rtp_timeout: Option<Duration>,
     /// Worker clock origin (for RTCP arrival times).
     pub start: Instant,
+    /// The worker's SIMD in-band detectors (None: per-call detectors or none).
+    pub inband_pool: Option<super::inband_pool::InbandPool>,
     pkt: Box<[u8; 1500]>,
     pcm: Box<[i16; MAX_SPF]>,
     rx: Box<[u8; MAX_SPF]>,
@@ -66,6 +68,7 @@ impl Shared {
             pending_ends: Vec::with_capacity(256),
             rtp_timeout,
             start,
+            inband_pool: None,
             pkt: Box::new([0; 1500]),
             pcm: Box::new([0; MAX_SPF]),
             rx: Box::new([0; MAX_SPF]),
@@ -492,21 +495,26 @@ impl Channel {
             ended = r.push_frame(&sh.rec_q, law, payload, spf);
         }
         let inband_on = self.remote.as_ref().is_some_and(|r| r.dtmf_pt.is_none());
-        if inband_on && let Some(det) = self.inband.as_mut() {
+        if inband_on && (self.inband.is_some() || sh.inband_pool.is_some()) {
             let n = if len > 0 { len } else { spf };
             for i in 0..n {
                 sh.pcm[i] = if len > 0 { law.decode(sh.rx[i]) } else { 0 };
             }
-            let mut digits = ['\0'; 4];
-            let mut nd = 0;
-            det.rx(&sh.pcm[..n], &mut |d| {
-                if nd < digits.len() {
-                    digits[nd] = d;
-                    nd += 1;
+            if let Some(det) = self.inband.as_mut() {
+                let mut digits = ['\0'; 4];
+                let mut nd = 0;
+                det.rx(&sh.pcm[..n], &mut |d| {
+                    if nd < digits.len() {
+                        digits[nd] = d;
+                        nd += 1;
+                    }
+                });
+                for &d in &digits[..nd] {
+                    self.on_digit(d, DigitSource::Inband, io, sh);
                 }
-            });
-            for &d in &digits[..nd] {
-                self.on_digit(d, DigitSource::Inband, io, sh);
+            } else if let Some(pool) = sh.inband_pool.as_mut() {
+                // Detected with the worker's other calls at the end of the tick.
+                pool.push(self.call, &sh.pcm[..n]);
             }
         }
         if let Some(RecEnd::MaxSeconds) = ended {

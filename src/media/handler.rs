@@ -45,6 +45,11 @@ impl MediaWorker {
         }
     }
 
+    /// Detect in-band DTMF of all this worker's calls with SIMD detector banks.
+    pub fn enable_inband_pool(&mut self) {
+        self.shared.inband_pool = Some(super::inband_pool::InbandPool::new());
+    }
+
     fn map_sock(&mut self, tok: SocketToken, call: Option<CallId>) {
         let i = tok.index() as usize;
         if self.socks.len() <= i {
@@ -94,6 +99,9 @@ impl MediaWorker {
     }
 
     fn close(&mut self, call: CallId, reason: &str, io: &mut IoCtx<'_, WorkerEvent>) {
+        if let Some(pool) = self.shared.inband_pool.as_mut() {
+            pool.detach(call);
+        }
         if let Some(ch) = self.calls.remove(&call) {
             self.map_sock(ch.rtp, None);
             self.map_sock(ch.rtcp, None);
@@ -237,6 +245,20 @@ impl MediaHandler for MediaWorker {
         self.shared.retry_ends();
         for ch in self.calls.values_mut() {
             ch.on_tick(now, io, &mut self.shared);
+        }
+        // In-band DTMF of every call of this worker, eight channels per SIMD pass.
+        if let Some(mut pool) = self.shared.inband_pool.take() {
+            for &(call, digit) in pool.run() {
+                if let Some(ch) = self.calls.get_mut(&call) {
+                    ch.on_digit(
+                        digit,
+                        super::commands::DigitSource::Inband,
+                        io,
+                        &mut self.shared,
+                    );
+                }
+            }
+            self.shared.inband_pool = Some(pool);
         }
     }
 

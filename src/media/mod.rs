@@ -20,6 +20,7 @@ pub mod channel;
 pub mod commands;
 pub mod dtmf_tx;
 pub mod handler;
+pub mod inband_pool;
 pub mod plane;
 pub mod play;
 pub mod prompts;
@@ -61,9 +62,4 @@ impl InbandDetector for crate::dtmf::Detector {
             }
         });
     }
-}
-
-/// One in-band DTMF detector per call.
-pub fn inband_factory() -> InbandFactory {
-    Arc::new(|| Box::new(crate::dtmf::Detector::new()) as Box<dyn InbandDetector>)
 }

@@ -63,6 +63,9 @@ pub struct MediaConfig {
     pub inband: Option<InbandFactory>,
     /// Capacity of the queue to the recording writer, in 20 ms chunks.
     pub record_queue: usize,
+    /// In-band DTMF detection with the worker-wide SIMD detector banks (used when
+    /// `inband` is `None`).
+    pub inband_bank: bool,
 }
 
 impl Default for MediaConfig {
@@ -77,6 +80,7 @@ impl Default for MediaConfig {
             worker: WorkerConfig::default(),
             inband: None,
             record_queue: 16384,
+            inband_bank: false,
         }
     }
 }
@@ -126,8 +130,13 @@ impl MediaPlane {
         let timeout = (cfg.rtp_timeout_seconds > 0)
             .then(|| Duration::from_secs(cfg.rtp_timeout_seconds.into()));
         let inband = cfg.inband.clone();
+        let bank = cfg.inband_bank;
         let workers = spawn_workers(cfg.workers.max(1), &cfg.worker, move |info| {
-            MediaWorker::new(rec_q.clone(), timeout, inband.clone(), info.start)
+            let mut w = MediaWorker::new(rec_q.clone(), timeout, inband.clone(), info.start);
+            if bank && inband.is_none() {
+                w.enable_inband_pool();
+            }
+            w
         })
         .map_err(std::io::Error::other)?;
         let n = workers.handles.len();

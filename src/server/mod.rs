@@ -98,7 +98,8 @@ pub async fn run(
         record_root: cfg.media.record_root.clone(),
         rtp_timeout_seconds: u32::try_from(cfg.media.rtp_timeout_seconds).unwrap_or(u32::MAX),
         tts_command: cfg.media.tts_command.clone(),
-        inband: Some(crate::media::inband_factory()),
+        inband: None,
+        inband_bank: true,
         ..crate::media::MediaConfig::default()
     })
     .map_err(|e| anyhow::anyhow!("cannot start the media workers: {e}"))?;
