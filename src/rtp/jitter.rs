@@ -311,7 +311,7 @@ mod tests {
 
     #[test]
     fn drain_next_ignores_the_playout_delay() {
-        let mut jb = JitterBuffer::new(8, 160, 3);
+        let mut jb = JitterBuffer::new(8, 160, 4);
         push(&mut jb, 10);
         push(&mut jb, 12);
         assert_eq!(jb.pull(), Pulled::Empty, "still filling to the prefill");
