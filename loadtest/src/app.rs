@@ -1,0 +1,253 @@
+//! The bench application: a real client of the sys.call JSON-RPC WebSocket API. It
+//! answers every incoming call and runs a scenario on it: IVR (collect digits over a
+//! long prompt, harvested on demand), recording, or answer + prompt + hang-up (for the
+//! SIPp control-plane runs). Calls are matched to channels by the From user
+//! `load-<idx>`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Message;
+
+/// What the application does with each answered call.
+#[derive(Clone, Debug)]
+pub enum Scenario {
+    /// Answer, then `receive_dtmf_start` over `prompt` (never barge-in), restarted after
+    /// every harvest.
+    Ivr { prompt: Value },
+    /// Answer, then record to `load/<idx>.wav`.
+    Record,
+    /// Answer, play `prompt`, hang up when it completes.
+    PromptHangup { prompt: Value },
+}
+
+/// Counters shared with the driver.
+#[derive(Default)]
+pub struct AppCounters {
+    /// Calls offered (`on_incoming`).
+    pub incoming: AtomicU64,
+    /// Scenario actions started successfully.
+    pub started: AtomicU64,
+    /// Error responses.
+    pub errors: AtomicU64,
+    /// Calls released.
+    pub released: AtomicU64,
+    /// Calls hung up by the app.
+    pub dropped: AtomicU64,
+}
+
+enum Cmd {
+    Harvest(oneshot::Sender<HashMap<u32, String>>),
+}
+
+/// Handle to the running application.
+pub struct App {
+    cmd: mpsc::Sender<Cmd>,
+    /// Counters.
+    pub counters: Arc<AppCounters>,
+    /// First error message seen, for the report.
+    pub first_error: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl App {
+    /// Connects to `url` and starts serving calls with `scenario`.
+    pub async fn start(url: &str, scenario: Scenario) -> anyhow::Result<App> {
+        let (ws, _) = tokio_tungstenite::connect_async(url).await?;
+        let (tx, rx) = mpsc::channel(16);
+        let counters = Arc::new(AppCounters::default());
+        let first_error = Arc::new(std::sync::Mutex::new(None));
+        let mut task = Task {
+            scenario,
+            next_id: 0,
+            pending: HashMap::new(),
+            calls: HashMap::new(),
+            harvest: None,
+            counters: counters.clone(),
+            first_error: first_error.clone(),
+        };
+        tokio::spawn(async move { task.run(ws, rx).await });
+        Ok(App { cmd: tx, counters, first_error })
+    }
+
+    /// Stops every digit collection, returns the keys each channel collected since the
+    /// last harvest (bounded wait), and restarts the collections.
+    pub async fn harvest(&self, limit: Duration) -> HashMap<u32, String> {
+        let (tx, rx) = oneshot::channel();
+        if self.cmd.send(Cmd::Harvest(tx)).await.is_err() {
+            return HashMap::new();
+        }
+        tokio::time::timeout(limit, rx).await.ok().and_then(Result::ok).unwrap_or_default()
+    }
+}
+
+struct Harvest {
+    want: usize,
+    got: HashMap<u32, String>,
+    reply: oneshot::Sender<HashMap<u32, String>>,
+}
+
+struct Task {
+    scenario: Scenario,
+    next_id: u64,
+    pending: HashMap<u64, (&'static str, String)>,
+    /// res_id -> (channel, collecting)
+    calls: HashMap<String, (u32, bool)>,
+    harvest: Option<Harvest>,
+    counters: Arc<AppCounters>,
+    first_error: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+impl Task {
+    fn req(&mut self, out: &mut Vec<String>, method: &'static str, params: Value) {
+        self.next_id += 1;
+        let res = params["res_id"].as_str().unwrap_or("").to_string();
+        self.pending.insert(self.next_id, (method, res));
+        out.push(json!({"jsonrpc":"2.0","id":self.next_id,"method":method,"params":params}).to_string());
+    }
+
+    fn start_action(&mut self, out: &mut Vec<String>, res: &str) {
+        let idx = self.calls.get(res).map(|c| c.0).unwrap_or(0);
+        match self.scenario.clone() {
+            Scenario::Ivr { prompt } => self.req(
+                out,
+                "sys.call.receive_dtmf_start",
+                json!({"res_id": res, "valid_keys": "0123456789*#", "max_keys": 64, "finish_keys": "",
+                       "first_key_timeout": 600, "continues_keys_timeout": 600,
+                       "play_content": prompt, "play_repeat": 0, "breaking_on_key": false}),
+            ),
+            Scenario::Record => self.req(
+                out,
+                "sys.call.record_start",
+                json!({"res_id": res, "max_seconds": 600, "record_file": format!("load-{idx}.wav")}),
+            ),
+            Scenario::PromptHangup { prompt } => {
+                self.req(out, "sys.call.play_start", json!({"res_id": res, "content": prompt}))
+            }
+        }
+    }
+
+    async fn run(&mut self, ws: Ws, mut cmd: mpsc::Receiver<Cmd>) {
+        let (mut tx, mut rx) = ws.split();
+        loop {
+            let mut out = Vec::new();
+            tokio::select! {
+                m = rx.next() => {
+                    let Some(Ok(m)) = m else { return };
+                    if let Message::Text(t) = m {
+                        if let Ok(v) = serde_json::from_str::<Value>(&t) {
+                            self.on_message(&v, &mut out);
+                        }
+                    }
+                }
+                c = cmd.recv() => {
+                    let Some(Cmd::Harvest(reply)) = c else { return };
+                    let res: Vec<String> = self.calls.iter().filter(|(_, c)| c.1).map(|(r, _)| r.clone()).collect();
+                    self.harvest = Some(Harvest { want: res.len(), got: HashMap::new(), reply });
+                    for r in res {
+                        self.req(&mut out, "sys.call.stop_receive_dtmf_start", json!({"res_id": r}));
+                    }
+                    self.check_harvest();
+                }
+            }
+            for m in out {
+                if tx.send(Message::Text(m.into())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+
+    fn check_harvest(&mut self) {
+        if self.harvest.as_ref().is_some_and(|h| h.got.len() >= h.want) {
+            if let Some(h) = self.harvest.take() {
+                let _ = h.reply.send(h.got);
+            }
+        }
+    }
+
+    fn on_message(&mut self, v: &Value, out: &mut Vec<String>) {
+        if let Some(id) = v.get("id").and_then(Value::as_u64) {
+            let Some((method, res)) = self.pending.remove(&id) else { return };
+            if let Some(e) = v.get("error") {
+                self.counters.errors.fetch_add(1, Ordering::Relaxed);
+                let mut fe = self.first_error.lock().unwrap_or_else(|p| p.into_inner());
+                if fe.is_none() {
+                    *fe = Some(format!("{method}: {e}"));
+                }
+                if method == "sys.call.stop_receive_dtmf_start" {
+                    if let (Some(h), Some(c)) = (self.harvest.as_mut(), self.calls.get(&res)) {
+                        h.got.entry(c.0).or_default();
+                    }
+                    self.check_harvest();
+                }
+                return;
+            }
+            match method {
+                "sys.call.answer" => self.start_action(out, &res),
+                "sys.call.receive_dtmf_start" | "sys.call.record_start" | "sys.call.play_start" => {
+                    self.counters.started.fetch_add(1, Ordering::Relaxed);
+                    if method == "sys.call.receive_dtmf_start" {
+                        if let Some(c) = self.calls.get_mut(&res) {
+                            c.1 = true;
+                        }
+                    }
+                }
+                _ => {}
+            }
+            return;
+        }
+        let method = v["method"].as_str().unwrap_or("");
+        let p = &v["params"];
+        let res = p["res_id"].as_str().unwrap_or("").to_string();
+        match method {
+            "sys.call.on_incoming" => {
+                self.counters.incoming.fetch_add(1, Ordering::Relaxed);
+                let idx = p["from_uri"]
+                    .as_str()
+                    .and_then(|u| u.split("load-").nth(1))
+                    .and_then(|s| s.split('@').next())
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(u32::MAX);
+                self.calls.insert(res.clone(), (idx, false));
+                self.req(out, "sys.call.answer", json!({"res_id": res, "max_answer_seconds": 600}));
+            }
+            "sys.call.on_receive_dtmf_completed" => {
+                let keys = p["keys"].as_str().unwrap_or("").to_string();
+                if let Some(c) = self.calls.get_mut(&res) {
+                    c.1 = false;
+                    let idx = c.0;
+                    if let Some(h) = self.harvest.as_mut() {
+                        h.got.insert(idx, keys);
+                    }
+                    self.start_action(out, &res);
+                }
+                self.check_harvest();
+            }
+            "sys.call.on_play_completed" => {
+                if matches!(self.scenario, Scenario::PromptHangup { .. }) && self.calls.contains_key(&res) {
+                    self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                    self.req(out, "sys.call.drop", json!({"res_id": res, "cause": 200}));
+                }
+            }
+            "sys.call.on_released" => {
+                self.counters.released.fetch_add(1, Ordering::Relaxed);
+                if let Some((idx, collecting)) = self.calls.remove(&res) {
+                    if collecting {
+                        if let Some(h) = self.harvest.as_mut() {
+                            h.got.entry(idx).or_default();
+                        }
+                    }
+                }
+                self.check_harvest();
+            }
+            _ => {}
+        }
+    }
+}

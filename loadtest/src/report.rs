@@ -1,0 +1,162 @@
+//! The report: a text table on stdout, JSON, and Markdown with PNG plots (channels vs
+//! latency percentiles; density vs the ceiling) drawn with `plotters`.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use plotters::prelude::*;
+use serde_json::{Value, json};
+
+use crate::ramp::Step;
+
+/// One ramp (a target: echo baseline or gateway scenario) and its result.
+pub struct Series {
+    /// Name, e.g. `echo-recvmmsg`, `gateway-ivr`.
+    pub name: String,
+    /// Steps in order.
+    pub steps: Vec<Step>,
+    /// Largest channel count that held.
+    pub held: u32,
+}
+
+/// Plain-text table of a series.
+pub fn table(s: &Series) -> String {
+    let mut t = format!(
+        "== {} (held: {} channels)\n{:>6} {:>9} {:>6} {:>5} {:>5} {:>5} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}  {}\n",
+        s.name, s.held, "N", "rx", "lost", "reord", "late", "dead", "digits", "dev50us", "dev99us", "dev999us", "devmax", "rtt99us", "genlate999", "verdict"
+    );
+    for st in &s.steps {
+        let _ = writeln!(
+            t,
+            "{:>6} {:>9} {:>6} {:>5} {:>5} {:>5} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}  {}",
+            st.n,
+            st.received,
+            st.lost,
+            st.reordered,
+            st.late,
+            st.dead,
+            format!("{}/{}", st.digits_ok, st.digits_sent),
+            st.dev[0],
+            st.dev[1],
+            st.dev[2],
+            st.dev[3],
+            st.rtt[1],
+            st.gen_late_p999,
+            if st.pass() { "ok".to_string() } else { format!("FAIL: {}", st.fail) }
+        );
+    }
+    t
+}
+
+/// JSON of a series.
+pub fn series_json(s: &Series) -> Value {
+    json!({
+        "name": s.name,
+        "held_channels": s.held,
+        "steps": s.steps.iter().map(|st| json!({
+            "channels": st.n, "received": st.received, "lost": st.lost, "reordered": st.reordered,
+            "late": st.late, "dead_channels": st.dead, "digits_sent": st.digits_sent, "digits_ok": st.digits_ok,
+            "deviation_us": {"p50": st.dev[0], "p99": st.dev[1], "p99.9": st.dev[2], "max": st.dev[3]},
+            "rtt_us": {"p50": st.rtt[0], "p99": st.rtt[1], "p99.9": st.rtt[2], "max": st.rtt[3]},
+            "generator_late_p99.9_us": st.gen_late_p999, "setup_missing": st.setup_missing,
+            "pass": st.pass(), "fail": st.fail,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Channels vs deviation percentiles, one line per series and percentile.
+pub fn plot_latency(path: &Path, series: &[&Series]) -> Result<(), Box<dyn std::error::Error>> {
+    let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let max_n = series.iter().flat_map(|s| s.steps.iter().map(|x| x.n)).max().unwrap_or(1).max(1);
+    let max_y = series
+        .iter()
+        .flat_map(|s| s.steps.iter().map(|x| x.dev[2]))
+        .max()
+        .unwrap_or(1)
+        .max(10) as f64;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("arrival deviation from the 20 ms grid vs channels", ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0u32..max_n + max_n / 10, (1f64..max_y * 2.0).log_scale())?;
+    chart.configure_mesh().x_desc("channels").y_desc("µs").draw()?;
+    let colors = [RED, BLUE, GREEN, MAGENTA, CYAN, BLACK];
+    for (si, s) in series.iter().enumerate() {
+        for (pi, label) in [(1usize, "p99"), (2, "p99.9")] {
+            let c = colors[si % colors.len()];
+            let style = if pi == 1 { c.stroke_width(1) } else { c.stroke_width(3) };
+            let mut pts: Vec<(u32, f64)> = s.steps.iter().map(|x| (x.n, x.dev[pi].max(1) as f64)).collect();
+            pts.sort_by_key(|p| p.0);
+            chart
+                .draw_series(LineSeries::new(pts, style))?
+                .label(format!("{} {label}", s.name))
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+        }
+    }
+    chart.configure_series_labels().border_style(BLACK).background_style(WHITE.mix(0.8)).draw()?;
+    root.present()?;
+    Ok(())
+}
+
+/// Bars: channels held per series (the ceiling and the gateway).
+pub fn plot_density(path: &Path, series: &[&Series]) -> Result<(), Box<dyn std::error::Error>> {
+    let root = BitMapBackend::new(path, (900, 420)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let max = series.iter().map(|s| s.held).max().unwrap_or(1).max(1);
+    let mut chart = ChartBuilder::on(&root)
+        .caption("channels per core held with zero loss, zero late frames", ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(160)
+        .build_cartesian_2d(0u32..max + max / 5, 0..series.len())?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_label_formatter(&|i| series.get(*i).map(|s| s.name.clone()).unwrap_or_default())
+        .y_labels(series.len())
+        .x_desc("channels")
+        .draw()?;
+    chart.draw_series(series.iter().enumerate().map(|(i, s)| {
+        let c = if s.name.starts_with("echo") { BLUE.mix(0.6) } else { RED.mix(0.6) };
+        Rectangle::new([(0, i), (s.held, i + 1)], c.filled())
+    }))?;
+    root.present()?;
+    Ok(())
+}
+
+/// Markdown report.
+pub fn markdown(header: &str, series: &[&Series], extra: &str) -> String {
+    let mut m = String::from(header);
+    m.push_str("\n![latency](latency.png)\n\n![density](density.png)\n\n");
+    for s in series {
+        let _ = writeln!(m, "### {} — held {} channels\n", s.name, s.held);
+        m.push_str("| channels | received | lost | reordered | late | dead | digits ok | dev p50 µs | dev p99 µs | dev p99.9 µs | dev max µs | rtt p99 µs | gen late p99.9 µs | verdict |\n");
+        m.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+        for st in &s.steps {
+            let _ = writeln!(
+                m,
+                "| {} | {} | {} | {} | {} | {} | {}/{} | {} | {} | {} | {} | {} | {} | {} |",
+                st.n,
+                st.received,
+                st.lost,
+                st.reordered,
+                st.late,
+                st.dead,
+                st.digits_ok,
+                st.digits_sent,
+                st.dev[0],
+                st.dev[1],
+                st.dev[2],
+                st.dev[3],
+                st.rtt[1],
+                st.gen_late_p999,
+                if st.pass() { "ok".to_string() } else { format!("fail: {}", st.fail) }
+            );
+        }
+        m.push('\n');
+    }
+    m.push_str(extra);
+    m
+}
