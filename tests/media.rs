@@ -352,8 +352,9 @@ fn stream_pattern(ua: &mut Ua, frames: usize, seed: u32) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recording_holds_exactly_what_was_sent_stop_and_formats() {
-    // µ-law file from a PCMU call: byte-identical; then A-law: transcoded bytes.
-    for (format, tag) in [(7, 7u16), (3, 6u16)] {
+    // µ-law file from a PCMU call: byte-identical; A-law: transcoded bytes; 16-bit
+    // PCM: the decoded samples.
+    for (format, tag) in [(7, 7u16), (3, 6u16), (16, 1u16)] {
         let (gw, mut app, mut ua, id) = answered_call("", 0, true).await;
         let path = app
             .ok("sys.call.record_start", json!({"res_id": id, "max_seconds": 30, "beep": false, "record_file": "msg.wav", "record_format": format}))

@@ -177,9 +177,11 @@ impl Task {
             let Some((method, res)) = self.pending.remove(&id) else { return };
             if let Some(e) = v.get("error") {
                 self.counters.errors.fetch_add(1, Ordering::Relaxed);
-                let mut fe = self.first_error.lock().unwrap_or_else(|p| p.into_inner());
-                if fe.is_none() {
-                    *fe = Some(format!("{method}: {e}"));
+                {
+                    let mut fe = self.first_error.lock().unwrap_or_else(|p| p.into_inner());
+                    if fe.is_none() {
+                        *fe = Some(format!("{method}: {e}"));
+                    }
                 }
                 if method == "sys.call.stop_receive_dtmf_start" {
                     if let (Some(h), Some(c)) = (self.harvest.as_mut(), self.calls.get(&res)) {

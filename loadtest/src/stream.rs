@@ -425,7 +425,7 @@ impl State {
                 Tone::Inband(g) => {
                     let mut pcm = [0i16; 160];
                     g.tx(&mut pcm);
-                    mediagw::codec::ulaw::encode_ulaw(&pcm, &mut buf[12..]);
+                    mediagw::codec::encode_ulaw(&pcm, &mut buf[12..]);
                     if g.is_done() {
                         c.tone = Tone::None;
                     }
@@ -504,8 +504,10 @@ impl State {
                 let len = self.rxmsg[i].msg_len as usize;
                 let rx_ns = cmsg_time(&self.rxmsg[i].msg_hdr).unwrap_or(fallback);
                 let port = u16::from_be(self.rxname[i].sin_port);
-                let data = &self.rxbuf[i][..len.min(2048)];
-                self.on_packet(data, port, rx_ns);
+                let mut head = [0u8; 20];
+                let l = len.min(20);
+                head[..l].copy_from_slice(&self.rxbuf[i][..l]);
+                self.on_packet(&head[..l], port, rx_ns);
             }
             if (n as usize) < RX_BATCH {
                 return;

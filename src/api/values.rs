@@ -83,6 +83,8 @@ pub enum RecordFormat {
     Ulaw,
     /// 0x08: linear PCM 8 kHz 8 bit.
     PcmLinear8,
+    /// 0x10: linear PCM 8 kHz 16 bit (our extension; not in the seed's table).
+    PcmLinear16,
     /// 0x15: G.721.
     G721,
 }
@@ -96,6 +98,7 @@ impl RecordFormat {
             RecordFormat::G726 => 0x04,
             RecordFormat::Ulaw => 0x07,
             RecordFormat::PcmLinear8 => 0x08,
+            RecordFormat::PcmLinear16 => 0x10,
             RecordFormat::G721 => 0x15,
         }
     }
@@ -108,6 +111,7 @@ impl RecordFormat {
             0x04 => RecordFormat::G726,
             0x07 => RecordFormat::Ulaw,
             0x08 => RecordFormat::PcmLinear8,
+            0x10 => RecordFormat::PcmLinear16,
             0x15 => RecordFormat::G721,
             _ => return None,
         })
@@ -115,7 +119,8 @@ impl RecordFormat {
 
     /// Text for error messages.
     pub const ALLOWED: &'static str = "one of 1 (OKI ADPCM), 2 (default: A-law), 3 (A-law), \
-         4 (G.726), 7 (mu-law), 8 (PCM linear 8 bit), 21 (0x15, G.721)";
+         4 (G.726), 7 (mu-law), 8 (PCM linear 8 bit), 16 (0x10, PCM linear 16 bit), \
+         21 (0x15, G.721)";
 }
 
 /// `connect_mode` of `connect_start` (seed table): who hears whom.

@@ -165,11 +165,12 @@ impl Gateway {
             ApiFormat::Alaw => RecordFormat::Alaw,
             ApiFormat::Ulaw => RecordFormat::Ulaw,
             ApiFormat::PcmLinear8 => RecordFormat::Pcm8,
+            ApiFormat::PcmLinear16 => RecordFormat::Pcm16,
             other => {
                 return Err(RpcError::invalid_param(
                     "record_format",
                     format!(
-                        "format {:#04x} ({other:?}) is not supported yet: use 3 (A-law), 7 (mu-law) or 8 (PCM 8 bit)",
+                        "format {:#04x} ({other:?}) is not supported yet: use 3 (A-law), 7 (mu-law), 8 (PCM 8 bit) or 16 (PCM 16 bit)",
                         other.code()
                     ),
                 ));

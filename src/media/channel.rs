@@ -114,8 +114,7 @@ pub struct Channel {
     beep: ToneGen,
     dtmf_tx: Option<DtmfTx>,
     dtmf_ts: u32,
-    recent_events: [u32; 4],
-    recent_len: usize,
+    events: super::event_dedup::EventDedup,
     last_rx: Instant,
     timeout_fired: bool,
     next_rtcp: Instant,
@@ -149,8 +148,7 @@ impl Channel {
             beep: ToneGen::single(1000.0, PEAK_MINUS_10_DBM0),
             dtmf_tx: None,
             dtmf_ts: 0,
-            recent_events: [0; 4],
-            recent_len: 0,
+            events: Default::default(),
             last_rx: first_frame,
             timeout_fired: false,
             next_rtcp: first_frame + RTCP_INTERVAL,
@@ -260,22 +258,10 @@ impl Channel {
         if is_event
             && let Ok(ev) = TelephoneEvent::parse(pkt.payload)
             && let Some(digit) = ev.digit()
-            && self.new_event(h.timestamp)
+            && self.events.is_new(ev.event, h.timestamp, ev.end)
         {
             self.on_digit(digit, DigitSource::Rfc4733, io, sh);
         }
-    }
-
-    /// Whether an event with this RTP timestamp is new (each event is reported once,
-    /// whichever of its packets arrives first, retransmitted end packets included).
-    fn new_event(&mut self, ts: u32) -> bool {
-        if self.recent_events[..self.recent_len].contains(&ts) {
-            return false;
-        }
-        self.recent_events.rotate_right(1);
-        self.recent_events[0] = ts;
-        self.recent_len = (self.recent_len + 1).min(self.recent_events.len());
-        true
     }
 
     fn on_rtcp(&mut self, data: &[u8], now: Instant, sh: &Shared) {

@@ -19,6 +19,7 @@
 pub mod channel;
 pub mod commands;
 pub mod dtmf_tx;
+pub mod event_dedup;
 pub mod handler;
 pub mod inband_pool;
 pub mod plane;
