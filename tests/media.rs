@@ -376,13 +376,17 @@ async fn recording_holds_exactly_what_was_sent_stop_and_formats() {
         );
         assert_eq!(done["record_file"], path);
         let (ftag, bits, data) = read_wav(Path::new(&path));
-        assert_eq!((ftag, bits), (tag, 8));
-        let want: Vec<u8> = if tag == 7 {
-            sent.clone()
-        } else {
-            sent.iter()
+        assert_eq!((ftag, bits), (tag, if format == 16 { 16 } else { 8 }));
+        let want: Vec<u8> = match format {
+            7 => sent.clone(),
+            3 => sent
+                .iter()
                 .map(|b| mediagw::codec::ULAW_TO_ALAW[*b as usize])
-                .collect()
+                .collect(),
+            _ => sent
+                .iter()
+                .flat_map(|b| mediagw::codec::ulaw_to_linear(*b).to_le_bytes())
+                .collect(),
         };
         assert!(
             find(&data, &want).is_some(),
