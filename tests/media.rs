@@ -517,3 +517,54 @@ async fn path_outside_the_media_roots_is_refused() {
         .await;
     assert_eq!(e["data"]["state"], "Idle");
 }
+
+/// Plain HTTP GET on the API listener.
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_latency_histograms_are_exposed_per_core() {
+    let (gw, mut app, ua, id) = answered_call("", 0, false).await;
+    app.ok(
+        "sys.call.play_start",
+        json!({"res_id": id, "content": [["123", 1, ""]]}),
+    )
+    .await;
+    app.event_of("on_play_completed", &id).await;
+    assert!(!ua.packets(0).is_empty());
+    // Figures are published once a second by the worker itself.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let value = |text: &str, name: &str| -> Option<u64> {
+        text.lines()
+            .find(|l| {
+                l.starts_with(&format!("mediagw_worker_{name}{{"))
+                    && l.contains("quantile=\"0.99\"")
+                    && l.contains("window=\"total\"")
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    };
+    loop {
+        let m = http_get(gw.api, "/metrics").await;
+        let dev = value(&m, "send_deviation_us");
+        let tick = value(&m, "tick_work_us");
+        if dev.is_some_and(|v| v > 0) && tick.is_some_and(|v| v > 0) {
+            assert!(m.contains("core=\""), "series carry the worker's core: {m}");
+            assert!(m.trim_end().ends_with("# EOF"), "valid OpenMetrics ending");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no worker figures in /metrics:\n{m}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}

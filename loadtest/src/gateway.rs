@@ -46,7 +46,7 @@ impl Gateway {
         let mut child = Command::new(mediagw_bin())
             .arg("--config")
             .arg(&path)
-            .env("MEDIAGW_LOG", "warn")
+            .env("MEDIAGW_LOG", "warn,mediagw::server=info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()?;
@@ -135,4 +135,32 @@ pub fn write_prompt(gw: &Gateway, secs: u32) -> anyhow::Result<String> {
     }
     std::fs::write(gw.dir.join("media").join("prompt.wav"), v)?;
     Ok("prompt.wav".into())
+}
+
+/// Raises the receive and send buffers of this process's UDP socket bound to `addr`
+/// (the echo baselines bind their own sockets; this is what the tuning kit's
+/// `net.core.rmem_default` would do for them). Returns how many sockets were changed.
+pub fn enlarge_socket(addr: SocketAddr, bytes: i32) -> usize {
+    let mut changed = 0;
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else { return 0 };
+    for e in dir.flatten() {
+        let Some(fd) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+        // SAFETY: getsockname/setsockopt on an fd of this process with valid buffers;
+        // a non-socket fd just fails.
+        unsafe {
+            let mut sa: libc::sockaddr_in = std::mem::zeroed();
+            let mut len = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            if libc::getsockname(fd, (&mut sa as *mut libc::sockaddr_in).cast(), &mut len) != 0
+                || i32::from(sa.sin_family) != libc::AF_INET
+                || u16::from_be(sa.sin_port) != addr.port()
+            {
+                continue;
+            }
+            for opt in [libc::SO_RCVBUFFORCE, libc::SO_SNDBUFFORCE] {
+                libc::setsockopt(fd, libc::SOL_SOCKET, opt, (&bytes as *const i32).cast(), 4);
+            }
+            changed += 1;
+        }
+    }
+    changed
 }

@@ -49,6 +49,10 @@ pub struct Shared {
     pub rtp_timeout: Option<Duration>,
     /// Worker clock origin (for RTCP arrival times).
     pub start: Instant,
+    /// The worker's latency histograms.
+    pub latency: Option<super::latency::WorkerLatency>,
+    /// Packets sent during the current tick.
+    pub sent_this_tick: u64,
     /// The worker's SIMD in-band detectors (None: per-call detectors or none).
     pub inband_pool: Option<super::inband_pool::InbandPool>,
     pkt: Box<[u8; 1500]>,
@@ -69,6 +73,8 @@ impl Shared {
             rtp_timeout,
             start,
             inband_pool: None,
+            latency: None,
+            sent_this_tick: 0,
             pkt: Box::new([0; 1500]),
             pcm: Box::new([0; MAX_SPF]),
             rx: Box::new([0; MAX_SPF]),
@@ -444,7 +450,18 @@ impl Channel {
 
     fn frame(&mut self, at: Instant, io: Io, sh: &mut Shared) {
         self.receive_frame(io, sh);
+        let before = self.stats.packets_out;
         self.send_frame(io, sh);
+        if self.stats.packets_out != before {
+            sh.sent_this_tick += self.stats.packets_out - before;
+            if let Some(l) = sh.latency.as_mut() {
+                let dev = Instant::now().saturating_duration_since(at);
+                l.record(
+                    super::latency::Metric::SendDeviationUs,
+                    dev.as_micros() as u64,
+                );
+            }
+        }
         if let (Some(limit), Some(r)) = (sh.rtp_timeout, self.remote.as_ref())
             && r.recv
             && !self.timeout_fired

@@ -45,6 +45,11 @@ impl MediaWorker {
         }
     }
 
+    /// Keep latency histograms, published into `snapshot`.
+    pub fn enable_latency(&mut self, snapshot: std::sync::Arc<super::latency::LatencySnapshot>) {
+        self.shared.latency = Some(super::latency::WorkerLatency::new(snapshot, Instant::now()));
+    }
+
     /// Detect in-band DTMF of all this worker's calls with SIMD detector banks.
     pub fn enable_inband_pool(&mut self) {
         self.shared.inband_pool = Some(super::inband_pool::InbandPool::new());
@@ -238,10 +243,16 @@ impl MediaHandler for MediaWorker {
         }
         if let Some(ch) = self.calls.get_mut(call) {
             ch.on_packet(sock, data, from, now, io, &mut self.shared);
+            if let Some(l) = self.shared.latency.as_mut() {
+                let took = Instant::now().saturating_duration_since(now);
+                l.record(super::latency::Metric::PacketUs, took.as_micros() as u64);
+            }
         }
     }
 
     fn on_tick(&mut self, now: Instant, io: &mut IoCtx<'_, WorkerEvent>) {
+        let work_start = Instant::now();
+        self.shared.sent_this_tick = 0;
         self.shared.retry_ends();
         for ch in self.calls.values_mut() {
             ch.on_tick(now, io, &mut self.shared);
@@ -259,6 +270,15 @@ impl MediaHandler for MediaWorker {
                 }
             }
             self.shared.inband_pool = Some(pool);
+        }
+        let sent = self.shared.sent_this_tick;
+        if let Some(l) = self.shared.latency.as_mut() {
+            use super::latency::Metric;
+            l.record(Metric::TickWorkUs, work_start.elapsed().as_micros() as u64);
+            if sent > 0 {
+                l.record(Metric::SendsPerTick, sent);
+            }
+            l.maybe_publish(now);
         }
     }
 

@@ -22,6 +22,7 @@ pub mod dtmf_tx;
 pub mod event_dedup;
 pub mod handler;
 pub mod inband_pool;
+pub mod latency;
 pub mod plane;
 pub mod play;
 pub mod prompts;

@@ -107,8 +107,49 @@ struct Routes {
     load: Vec<usize>,
 }
 
+/// Per-worker figures readable from any thread (for `/metrics`).
+#[derive(Debug)]
+pub struct WorkerFigures {
+    /// The core each worker is pinned to.
+    pub cores: Vec<Option<usize>>,
+    /// Each worker's published latency quantiles.
+    pub latency: Vec<Arc<super::latency::LatencySnapshot>>,
+}
+
+impl WorkerFigures {
+    /// The figures in the Prometheus text format, one series per worker and core.
+    pub fn render(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let rows: Vec<_> = self.latency.iter().map(|s| s.rows()).collect();
+        for name in super::latency::METRIC_NAMES {
+            let _ = writeln!(out, "# TYPE mediagw_worker_{name} gauge");
+            for (i, worker_rows) in rows.iter().enumerate() {
+                let core = self
+                    .cores
+                    .get(i)
+                    .copied()
+                    .flatten()
+                    .map_or("none".to_string(), |c| c.to_string());
+                for (_, q, total, recent) in worker_rows.iter().filter(|r| r.0 == name) {
+                    let _ = writeln!(
+                        out,
+                        "mediagw_worker_{name}{{worker=\"{i}\",core=\"{core}\",quantile=\"{q}\",window=\"total\"}} {total}"
+                    );
+                    let _ = writeln!(
+                        out,
+                        "mediagw_worker_{name}{{worker=\"{i}\",core=\"{core}\",quantile=\"{q}\",window=\"2s\"}} {recent}"
+                    );
+                }
+            }
+        }
+        out
+    }
+}
+
 /// The media plane. See the module documentation.
 pub struct MediaPlane {
+    latency: Arc<WorkerFigures>,
     workers: Arc<Handles>,
     routes: Mutex<Routes>,
     cache: PromptCache,
@@ -131,8 +172,14 @@ impl MediaPlane {
             .then(|| Duration::from_secs(cfg.rtp_timeout_seconds.into()));
         let inband = cfg.inband.clone();
         let bank = cfg.inband_bank;
+        let latency: Vec<Arc<super::latency::LatencySnapshot>> =
+            (0..cfg.workers.max(1)).map(|_| Arc::default()).collect();
+        let snaps = latency.clone();
         let workers = spawn_workers(cfg.workers.max(1), &cfg.worker, move |info| {
             let mut w = MediaWorker::new(rec_q.clone(), timeout, inband.clone(), info.start);
+            if let Some(s) = snaps.get(info.index) {
+                w.enable_latency(s.clone());
+            }
             if bank && inband.is_none() {
                 w.enable_inband_pool();
             }
@@ -145,7 +192,9 @@ impl MediaPlane {
         let pump = std::thread::Builder::new()
             .name("media-events".into())
             .spawn(move || pump(&wrx, &done_rx, &tx))?;
+        let cores = workers.handles.iter().map(|h| h.core()).collect();
         Ok(MediaPlane {
+            latency: Arc::new(WorkerFigures { cores, latency }),
             workers: Arc::new(workers.handles),
             routes: Mutex::new(Routes {
                 calls: HashMap::new(),
@@ -371,6 +420,11 @@ impl MediaPlane {
         if let Ok(idx) = self.route(call) {
             let _ = self.send(idx, Command::Digit(call, digit));
         }
+    }
+
+    /// Per-worker latency figures (shared; safe to read from any thread).
+    pub fn figures(&self) -> Arc<WorkerFigures> {
+        self.latency.clone()
     }
 
     /// The events of every call.

@@ -68,16 +68,27 @@ pub async fn run(
         api: api_listener.local_addr()?,
     };
     let metrics = Arc::new(Metrics::new());
+    let figures: Arc<std::sync::OnceLock<Arc<crate::media::plane::WorkerFigures>>> =
+        Arc::new(std::sync::OnceLock::new());
     let draining = Arc::new(AtomicBool::new(false));
     let (engine_tx, engine_rx) = mpsc::channel::<EngineInput>(16384);
     let m2 = metrics.clone();
+    let f2 = figures.clone();
     let engine_tx_media = engine_tx.clone();
     let state = api_ws::ApiState {
         engine: engine_tx,
         token: cfg.api.token.clone(),
         draining: draining.clone(),
         next_conn: Arc::new(AtomicU64::new(1)),
-        metrics: Arc::new(move || m2.render()),
+        metrics: Arc::new(move || {
+            // The registry's text ends with "# EOF": the workers' series go before it.
+            let mut text = m2.render();
+            if let Some(f) = f2.get() {
+                let body = text.trim_end().trim_end_matches("# EOF").to_string();
+                text = format!("{body}{}# EOF\n", f.render());
+            }
+            text
+        }),
     };
     let app = api_ws::router(state);
     let http = tokio::spawn(async move {
@@ -103,6 +114,7 @@ pub async fn run(
         ..crate::media::MediaConfig::default()
     })
     .map_err(|e| anyhow::anyhow!("cannot start the media workers: {e}"))?;
+    let _ = figures.set(plane.figures());
     // Media events reach the engine task through the same queue as API frames.
     let media_events = plane.events().clone();
     let forward = engine_tx_media.clone();
