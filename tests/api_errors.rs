@@ -324,19 +324,8 @@ async fn token_is_required_when_set_and_health_endpoints() {
     req.headers_mut()
         .insert("Authorization", "Bearer s3cret".parse().unwrap());
     assert!(tokio_tungstenite::connect_async(req).await.is_ok());
-    let h = http_get(gw.api, "/healthz").await;
+    let h = support::http::get(gw.api, "/healthz").await;
     assert!(h.starts_with("HTTP/1.1 200"), "{h}");
-    let m = http_get(gw.api, "/metrics").await;
+    let m = support::http::get(gw.api, "/metrics").await;
     assert!(m.contains("mediagw_api_connections"), "{m}");
-}
-
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    out
 }

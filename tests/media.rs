@@ -518,18 +518,6 @@ async fn path_outside_the_media_roots_is_refused() {
     assert_eq!(e["data"]["state"], "Idle");
 }
 
-/// Plain HTTP GET on the API listener.
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_latency_histograms_are_exposed_per_core() {
     let (gw, mut app, ua, id) = answered_call("", 0, false).await;
@@ -553,7 +541,7 @@ async fn worker_latency_histograms_are_exposed_per_core() {
             .and_then(|v| v.parse().ok())
     };
     loop {
-        let m = http_get(gw.api, "/metrics").await;
+        let m = support::http::get(gw.api, "/metrics").await;
         let dev = value(&m, "send_deviation_us");
         let tick = value(&m, "tick_work_us");
         if dev.is_some_and(|v| v > 0) && tick.is_some_and(|v| v > 0) {

@@ -172,7 +172,7 @@ async fn inbound_without_client_gets_480_and_leaves_nothing() {
     let mut watcher = Client::connect(&format!("{}?incoming=false", gw.ws_url())).await;
     let sipp = Sipp::uac("uac_expect_480", gw.sip, "1000", &[]);
     finish(sipp).await;
-    let metrics = http_get(gw.api, "/metrics").await;
+    let metrics = support::http::get(gw.api, "/metrics").await;
     assert!(metrics.contains("mediagw_calls 0"), "{metrics}");
     assert!(watcher.queued().is_empty());
     watcher
@@ -393,16 +393,4 @@ async fn outbound_timer_b_when_nobody_answers() {
         n += 1;
     }
     assert!(n >= 5, "expected INVITE retransmissions, got {n} datagrams");
-}
-
-/// Plain HTTP GET on the API listener (healthz, metrics).
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    out
 }

@@ -3,5 +3,6 @@
 
 pub mod client;
 pub mod gateway;
+pub mod http;
 pub mod sipp;
 pub mod ua;
