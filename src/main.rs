@@ -76,6 +76,7 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     if let Some(Command::DtmfDetect { file, digits }) = &cli.command {
         return mediagw::tools::dtmf_detect(file, *digits);

@@ -39,6 +39,8 @@ pub struct AppCounters {
     pub released: AtomicU64,
     /// Calls hung up by the app.
     pub dropped: AtomicU64,
+    /// Digit collections running now.
+    pub collecting: AtomicU64,
 }
 
 enum Cmd {
@@ -72,6 +74,18 @@ impl App {
         };
         tokio::spawn(async move { task.run(ws, rx).await });
         Ok(App { cmd: tx, counters, first_error })
+    }
+
+    /// Waits (bounded) until `n` digit collections are running; returns how many are.
+    pub async fn wait_collecting(&self, n: u64, limit: Duration) -> u64 {
+        let end = tokio::time::Instant::now() + limit;
+        loop {
+            let c = self.counters.collecting.load(Ordering::Relaxed);
+            if c >= n || tokio::time::Instant::now() >= end {
+                return c;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Stops every digit collection, returns the keys each channel collected since the
@@ -197,6 +211,9 @@ impl Task {
                     self.counters.started.fetch_add(1, Ordering::Relaxed);
                     if method == "sys.call.receive_dtmf_start" {
                         if let Some(c) = self.calls.get_mut(&res) {
+                            if !c.1 {
+                                self.counters.collecting.fetch_add(1, Ordering::Relaxed);
+                            }
                             c.1 = true;
                         }
                     }
@@ -223,6 +240,9 @@ impl Task {
             "sys.call.on_receive_dtmf_completed" => {
                 let keys = p["keys"].as_str().unwrap_or("").to_string();
                 if let Some(c) = self.calls.get_mut(&res) {
+                    if c.1 {
+                        self.counters.collecting.fetch_sub(1, Ordering::Relaxed);
+                    }
                     c.1 = false;
                     let idx = c.0;
                     if let Some(h) = self.harvest.as_mut() {
@@ -242,6 +262,7 @@ impl Task {
                 self.counters.released.fetch_add(1, Ordering::Relaxed);
                 if let Some((idx, collecting)) = self.calls.remove(&res) {
                     if collecting {
+                        self.counters.collecting.fetch_sub(1, Ordering::Relaxed);
                         if let Some(h) = self.harvest.as_mut() {
                             h.got.entry(idx).or_default();
                         }

@@ -43,6 +43,7 @@ struct Opts {
     gen_core: usize,
     target_core: usize,
     sipp: bool,
+    echo: bool,
 }
 
 impl Opts {
@@ -61,6 +62,7 @@ impl Opts {
             gen_core: 1,
             target_core: 0,
             sipp: true,
+            echo: true,
         }
     }
     fn full() -> Self {
@@ -93,6 +95,7 @@ fn main() {
             "--out" => o.out = it.next().map(PathBuf::from).unwrap_or(o.out),
             "--max" => o.max_n = it.next().and_then(|v| v.parse().ok()).unwrap_or(o.max_n),
             "--no-sipp" => o.sipp = false,
+            "--no-echo" => o.echo = false,
             "--late-ms" => o.late_ms = it.next().and_then(|v| v.parse().ok()).unwrap_or(o.late_ms),
             _ => {}
         }
@@ -106,12 +109,24 @@ fn main() {
     let t0 = Instant::now();
 
     // 1. The ceiling: the same generator against bare echoes.
-    let plain = mediagw::worker::echo::PlainEcho::spawn("127.0.0.1:0".parse().expect("addr"), 64, Some(o.target_core))
-        .expect("plain echo");
-    gateway::enlarge_socket(plain.local_addr(), 8 << 20);
-    let s_plain = ramp_echo("echo-recvmmsg", plain.local_addr(), &o);
-    drop(plain);
-    let uring = mediagw::worker::echo::spawn_echo(&mediagw::worker::WorkerConfig::default(), "127.0.0.1:0".parse().expect("addr"));
+    let plain = if !o.echo {
+        None
+    } else {
+        Some(mediagw::worker::echo::PlainEcho::spawn("127.0.0.1:0".parse().expect("addr"), 64, Some(o.target_core))
+        .expect("plain echo"))
+    };
+    let s_plain = match plain {
+        Some(plain) => {
+            gateway::enlarge_socket(plain.local_addr(), 8 << 20);
+            ramp_echo("echo-recvmmsg", plain.local_addr(), &o)
+        }
+        None => Series { name: "echo-recvmmsg".into(), steps: Vec::new(), held: 0 },
+    };
+    let uring = if o.echo {
+        mediagw::worker::echo::spawn_echo(&mediagw::worker::WorkerConfig::default(), "127.0.0.1:0".parse().expect("addr"))
+    } else {
+        Err(mediagw::worker::WorkerError::Startup(0))
+    };
     let s_uring = match uring {
         Ok((w, addr)) => {
             gateway::enlarge_socket(addr, 8 << 20);
@@ -340,7 +355,7 @@ async fn gateway_runs(o: &Opts, workers: usize) -> (Series, String, Option<(u32,
         Ok(g) => g,
         Err(e) => return empty(&e.to_string()),
     };
-    let prompt = match gateway::write_prompt(&gw, 120) {
+    let prompt = match gateway::write_prompt(&gw, (o.window + o.warmup).as_secs() as u32 + 20) {
         Ok(p) => p,
         Err(e) => return empty(&e.to_string()),
     };
@@ -381,6 +396,10 @@ async fn gateway_runs(o: &Opts, workers: usize) -> (Series, String, Option<(u32,
         let mut attempt = 0;
         let s = loop {
         attempt += 1;
+        let ready = app.wait_collecting(u64::from(live), Duration::from_secs(20)).await;
+        if ready < u64::from(live) {
+            eprintln!("{name}: only {ready} of {live} digit collections running");
+        }
         let plans = digit_plans(live, frames, &mut rng);
         let expect: HashMap<u32, String> =
             plans.iter().map(|(i, p)| (*i, p.iter().map(|d| d.digit).collect())).collect();
@@ -464,13 +483,20 @@ async fn control_plane(gw: &gateway::Gateway) -> Option<(u32, String)> {
         let out = tokio::process::Command::new("sipp")
             .args(["-sf", &scen.display().to_string(), &gw.sip.to_string(), "-i", "127.0.0.1", "-p", &port.to_string()])
             .args(["-mp", &(free_port() & !1).to_string(), "-r", &rate.to_string(), "-m", &calls.to_string()])
-            .args(["-l", &(rate * 4).to_string(), "-nostdin", "-timeout", "25s", "-timeout_error", "-bg_unused"])
+            .args(["-l", &(rate * 4).to_string(), "-nostdin", "-timeout", "25s", "-timeout_error"])
+            .current_dir(std::env::temp_dir())
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
             .kill_on_drop(true)
             .output();
         let res = tokio::time::timeout(Duration::from_secs(30), out).await;
         let ok = matches!(&res, Ok(Ok(o)) if o.status.success());
+        if let Ok(Ok(o)) = &res {
+            if !ok {
+                let err = String::from_utf8_lossy(&o.stderr);
+                eprintln!("sipp: {}", err.lines().rev().take(3).collect::<Vec<_>>().join(" | "));
+            }
+        }
         eprintln!("control plane: {rate} cps x {calls} calls: {} ({:.1} s)", if ok { "ok" } else { "failures" }, t.elapsed().as_secs_f64());
         if !ok {
             break;
@@ -487,8 +513,8 @@ fn free_port() -> u16 {
 
 fn sipp_dir() -> PathBuf {
     let cwd = PathBuf::from("loadtest/sipp");
-    if cwd.exists() {
-        return cwd;
+    if let Ok(c) = cwd.canonicalize() {
+        return c;
     }
     let exe = std::env::current_exe().unwrap_or_default();
     exe.ancestors().nth(3).map(|p| p.join("loadtest/sipp")).filter(|p| p.exists()).unwrap_or_else(|| "/work/main/loadtest/sipp".into())
