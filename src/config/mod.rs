@@ -62,8 +62,12 @@ pub struct MediaConfig {
     pub prompts: Option<PathBuf>,
     /// Hang up a call whose peer sent no RTP for this long (0: never).
     pub rtp_timeout_seconds: u64,
-    /// Command that turns text into speech: `{text}` and `{out}` are substituted.
+    /// Shell command that turns text into speech: it finds the text in the environment
+    /// variable `MEDIAGW_TTS_TEXT` and writes a WAV file to `MEDIAGW_TTS_OUT`.
     pub tts_command: Option<String>,
+    /// Pin each media worker to its own core (turn off when several gateways share a
+    /// machine, as the tests do).
+    pub pin_cores: bool,
 }
 
 /// One `[[gateways]]` entry: a SIP peer we dial through, with a concurrency limit.
@@ -112,6 +116,7 @@ impl Default for MediaConfig {
             prompts: None,
             rtp_timeout_seconds: 60,
             tts_command: None,
+            pin_cores: true,
         }
     }
 }

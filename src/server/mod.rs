@@ -111,6 +111,10 @@ pub async fn run(
         tts_command: cfg.media.tts_command.clone(),
         inband: None,
         inband_bank: true,
+        worker: crate::worker::WorkerConfig {
+            pin_cores: cfg.media.pin_cores,
+            ..crate::worker::WorkerConfig::default()
+        },
         ..crate::media::MediaConfig::default()
     })
     .map_err(|e| anyhow::anyhow!("cannot start the media workers: {e}"))?;

@@ -47,7 +47,7 @@ impl Gateway {
         let media_root = dir.path().join("media");
         std::fs::create_dir_all(media_root.join("records")).expect("media dirs");
         let cfg = format!(
-            "[sip]\nlisten = \"127.0.0.1:0\"\n{sip_extra}\n[api]\nlisten = \"127.0.0.1:0\"\n{api_extra}\n[media]\nrtp_ports = \"{base}-{}\"\nroot = \"{}\"\nrecord_root = \"{}\"\nworkers = 1\n{media_extra}\n{gateways}\n",
+            "[sip]\nlisten = \"127.0.0.1:0\"\n{sip_extra}\n[api]\nlisten = \"127.0.0.1:0\"\n{api_extra}\n[media]\nrtp_ports = \"{base}-{}\"\nroot = \"{}\"\nrecord_root = \"{}\"\nworkers = 1\npin_cores = false\n{media_extra}\n{gateways}\n",
             base + 199,
             media_root.display(),
             media_root.join("records").display(),
