@@ -546,6 +546,11 @@ async fn worker_latency_histograms_are_exposed_per_core() {
         let tick = value(&m, "tick_work_us");
         if dev.is_some_and(|v| v > 0) && tick.is_some_and(|v| v > 0) {
             assert!(m.contains("core=\""), "series carry the worker's core: {m}");
+            assert!(
+                m.lines().any(|l| l.starts_with("mediagw_worker_backend{")
+                    && (l.contains("backend=\"io_uring\"") || l.contains("backend=\"epoll\""))),
+                "each worker's IO engine is named: {m}"
+            );
             assert!(m.trim_end().ends_with("# EOF"), "valid OpenMetrics ending");
             break;
         }

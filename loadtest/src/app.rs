@@ -45,6 +45,7 @@ pub struct AppCounters {
 
 enum Cmd {
     Harvest(oneshot::Sender<HashMap<u32, String>>),
+    Close(oneshot::Sender<()>),
 }
 
 /// Handle to the running application.
@@ -59,7 +60,14 @@ pub struct App {
 impl App {
     /// Connects to `url` and starts serving calls with `scenario`.
     pub async fn start(url: &str, scenario: Scenario) -> anyhow::Result<App> {
-        let (ws, _) = tokio_tungstenite::connect_async(url).await?;
+        let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
+        // One round trip: once answered, the gateway offers incoming calls to us.
+        let hello = json!({"jsonrpc":"2.0","id":0,"method":"sys.call.exists","params":{"res_id":"0.0.0-sys.call-0"}});
+        ws.send(Message::Text(hello.to_string().into())).await?;
+        let reply = tokio::time::timeout(Duration::from_secs(10), ws.next()).await;
+        if !matches!(reply, Ok(Some(Ok(_)))) {
+            anyhow::bail!("no answer from the API at {url}");
+        }
         let (tx, rx) = mpsc::channel(16);
         let counters = Arc::new(AppCounters::default());
         let first_error = Arc::new(std::sync::Mutex::new(None));
@@ -73,7 +81,19 @@ impl App {
             first_error: first_error.clone(),
         };
         tokio::spawn(async move { task.run(ws, rx).await });
-        Ok(App { cmd: tx, counters, first_error })
+        Ok(App {
+            cmd: tx,
+            counters,
+            first_error,
+        })
+    }
+
+    /// Closes the WebSocket (bounded wait), so that calls are offered elsewhere.
+    pub async fn close(self) {
+        let (tx, rx) = oneshot::channel();
+        if self.cmd.send(Cmd::Close(tx)).await.is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), rx).await;
+        }
     }
 
     /// Waits (bounded) until `n` digit collections are running; returns how many are.
@@ -95,7 +115,11 @@ impl App {
         if self.cmd.send(Cmd::Harvest(tx)).await.is_err() {
             return HashMap::new();
         }
-        tokio::time::timeout(limit, rx).await.ok().and_then(Result::ok).unwrap_or_default()
+        tokio::time::timeout(limit, rx)
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .unwrap_or_default()
     }
 }
 
@@ -116,14 +140,17 @@ struct Task {
     first_error: Arc<std::sync::Mutex<Option<String>>>,
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 impl Task {
     fn req(&mut self, out: &mut Vec<String>, method: &'static str, params: Value) {
         self.next_id += 1;
         let res = params["res_id"].as_str().unwrap_or("").to_string();
         self.pending.insert(self.next_id, (method, res));
-        out.push(json!({"jsonrpc":"2.0","id":self.next_id,"method":method,"params":params}).to_string());
+        out.push(
+            json!({"jsonrpc":"2.0","id":self.next_id,"method":method,"params":params}).to_string(),
+        );
     }
 
     fn start_action(&mut self, out: &mut Vec<String>, res: &str) {
@@ -161,7 +188,16 @@ impl Task {
                     }
                 }
                 c = cmd.recv() => {
-                    let Some(Cmd::Harvest(reply)) = c else { return };
+                    let reply = match c {
+                        Some(Cmd::Harvest(r)) => r,
+                        Some(Cmd::Close(done)) => {
+                            let _ = tx.send(Message::Close(None)).await;
+                            let _ = tx.close().await;
+                            let _ = done.send(());
+                            return;
+                        }
+                        None => return,
+                    };
                     let res: Vec<String> = self.calls.iter().filter(|(_, c)| c.1).map(|(r, _)| r.clone()).collect();
                     self.harvest = Some(Harvest { want: res.len(), got: HashMap::new(), reply });
                     for r in res {
@@ -188,7 +224,9 @@ impl Task {
 
     fn on_message(&mut self, v: &Value, out: &mut Vec<String>) {
         if let Some(id) = v.get("id").and_then(Value::as_u64) {
-            let Some((method, res)) = self.pending.remove(&id) else { return };
+            let Some((method, res)) = self.pending.remove(&id) else {
+                return;
+            };
             if let Some(e) = v.get("error") {
                 self.counters.errors.fetch_add(1, Ordering::Relaxed);
                 {
@@ -235,7 +273,11 @@ impl Task {
                     .and_then(|s| s.parse().ok())
                     .unwrap_or(u32::MAX);
                 self.calls.insert(res.clone(), (idx, false));
-                self.req(out, "sys.call.answer", json!({"res_id": res, "max_answer_seconds": 600}));
+                self.req(
+                    out,
+                    "sys.call.answer",
+                    json!({"res_id": res, "max_answer_seconds": 600}),
+                );
             }
             "sys.call.on_receive_dtmf_completed" => {
                 let keys = p["keys"].as_str().unwrap_or("").to_string();
@@ -253,7 +295,9 @@ impl Task {
                 self.check_harvest();
             }
             "sys.call.on_play_completed" => {
-                if matches!(self.scenario, Scenario::PromptHangup { .. }) && self.calls.contains_key(&res) {
+                if matches!(self.scenario, Scenario::PromptHangup { .. })
+                    && self.calls.contains_key(&res)
+                {
                     self.counters.dropped.fetch_add(1, Ordering::Relaxed);
                     self.req(out, "sys.call.drop", json!({"res_id": res, "cause": 200}));
                 }

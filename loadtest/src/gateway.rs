@@ -26,7 +26,11 @@ pub fn mediagw_bin() -> PathBuf {
     }
     let me = std::env::current_exe().unwrap_or_default();
     let sib = me.with_file_name("mediagw");
-    if sib.exists() { sib } else { PathBuf::from("/work/main/target/release/mediagw") }
+    if sib.exists() {
+        sib
+    } else {
+        PathBuf::from("/work/main/target/release/mediagw")
+    }
 }
 
 impl Gateway {
@@ -50,7 +54,10 @@ impl Gateway {
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()?;
-        let stderr = child.stderr.take().ok_or_else(|| anyhow::anyhow!("no stderr"))?;
+        let stderr = child
+            .stderr
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("no stderr"))?;
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -72,7 +79,12 @@ impl Gateway {
             .and_then(|s| s.split('/').next())
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| anyhow::anyhow!("no api address in {line}"))?;
-        Ok(Gateway { child, sip, api, dir })
+        Ok(Gateway {
+            child,
+            sip,
+            api,
+            dir,
+        })
     }
 
     /// The API URL.
@@ -95,7 +107,9 @@ pub fn fetch_metrics(api: SocketAddr) -> String {
         return String::new();
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
-    if s.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").is_err() {
+    if s.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .is_err()
+    {
         return String::new();
     }
     let mut body = String::new();
@@ -130,7 +144,8 @@ pub fn write_prompt(gw: &Gateway, secs: u32) -> anyhow::Result<String> {
     v.extend_from_slice(b"data");
     v.extend_from_slice(&(n * 2).to_le_bytes());
     for i in 0..n {
-        let s = (1500.0 * (2.0 * std::f64::consts::PI * 440.0 * f64::from(i) / 8000.0).sin()) as i16;
+        let s =
+            (1500.0 * (2.0 * std::f64::consts::PI * 440.0 * f64::from(i) / 8000.0).sin()) as i16;
         v.extend_from_slice(&s.to_le_bytes());
     }
     std::fs::write(gw.dir.join("media").join("prompt.wav"), v)?;
@@ -142,9 +157,13 @@ pub fn write_prompt(gw: &Gateway, secs: u32) -> anyhow::Result<String> {
 /// `net.core.rmem_default` would do for them). Returns how many sockets were changed.
 pub fn enlarge_socket(addr: SocketAddr, bytes: i32) -> usize {
     let mut changed = 0;
-    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else { return 0 };
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return 0;
+    };
     for e in dir.flatten() {
-        let Some(fd) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+        let Some(fd) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
         // SAFETY: getsockname/setsockopt on an fd of this process with valid buffers;
         // a non-socket fd just fails.
         unsafe {

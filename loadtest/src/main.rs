@@ -85,7 +85,9 @@ fn main() {
         "full" => Opts::full(),
         "app" => return run_app_only(&args[1..]),
         _ => {
-            eprintln!("usage: mediagw-load quick|full [--out DIR] [--max N] [--no-sipp] | app --url WS [--mode ivr|record|hangup]");
+            eprintln!(
+                "usage: mediagw-load quick|full [--out DIR] [--max N] [--no-sipp] | app --url WS [--mode ivr|record|hangup]"
+            );
             std::process::exit(2);
         }
     };
@@ -100,33 +102,58 @@ fn main() {
             _ => {}
         }
     }
+    o.start_n = o.start_n.min(o.max_n);
     raise_nofile();
     let cores = core_affinity::get_core_ids().map(|c| c.len()).unwrap_or(1);
     if cores < 2 {
         o.gen_core = 0;
     }
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("tokio runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     let t0 = Instant::now();
 
     // 1. The ceiling: the same generator against bare echoes.
     let plain = if !o.echo {
         None
     } else {
-        Some(mediagw::worker::echo::PlainEcho::spawn("127.0.0.1:0".parse().expect("addr"), 64, Some(o.target_core))
-        .expect("plain echo"))
+        Some(
+            mediagw::worker::echo::PlainEcho::spawn(
+                "127.0.0.1:0".parse().expect("addr"),
+                64,
+                Some(o.target_core),
+            )
+            .expect("plain echo"),
+        )
     };
     let s_plain = match plain {
         Some(plain) => {
             gateway::enlarge_socket(plain.local_addr(), 8 << 20);
             ramp_echo("echo-recvmmsg", plain.local_addr(), &o)
         }
-        None => Series { name: "echo-recvmmsg".into(), steps: Vec::new(), held: 0 },
+        None => Series {
+            name: "echo-recvmmsg".into(),
+            steps: Vec::new(),
+            held: 0,
+        },
     };
     let uring = if o.echo {
-        mediagw::worker::echo::spawn_echo(&mediagw::worker::WorkerConfig::default(), "127.0.0.1:0".parse().expect("addr"))
+        mediagw::worker::echo::spawn_echo(
+            &mediagw::worker::WorkerConfig::default(),
+            "127.0.0.1:0".parse().expect("addr"),
+        )
     } else {
         Err(mediagw::worker::WorkerError::Startup(0))
     };
+    let uring = uring.map_err(|e| {
+        if o.echo {
+            e.to_string()
+        } else {
+            "skipped (--no-echo)".into()
+        }
+    });
     let s_uring = match uring {
         Ok((w, addr)) => {
             gateway::enlarge_socket(addr, 8 << 20);
@@ -144,9 +171,15 @@ fn main() {
     let workers = 1usize;
     let (s_gw, metrics, cps) = rt.block_on(gateway_runs(&o, workers));
 
-    let ceiling = s_plain.held.max(s_uring.as_ref().map(|s| s.held).unwrap_or(0));
+    let ceiling = s_plain
+        .held
+        .max(s_uring.as_ref().map(|s| s.held).unwrap_or(0));
     let per_core = s_gw.held / workers as u32;
-    let ratio = if ceiling > 0 { 100.0 * f64::from(per_core) / f64::from(ceiling) } else { 0.0 };
+    let ratio = if ceiling > 0 {
+        100.0 * f64::from(per_core) / f64::from(ceiling)
+    } else {
+        0.0
+    };
 
     // 3. Report.
     let mut all: Vec<&Series> = vec![&s_plain];
@@ -187,7 +220,10 @@ fn main() {
         "worker_metrics": workers_lines,
         "limit": limit,
     });
-    let _ = std::fs::write(o.out.join("report.json"), serde_json::to_string_pretty(&js).unwrap_or_default());
+    let _ = std::fs::write(
+        o.out.join("report.json"),
+        serde_json::to_string_pretty(&js).unwrap_or_default(),
+    );
     let lat_ok = report::plot_latency(&o.out.join("latency.png"), &all).map_err(|e| e.to_string());
     let den_ok = report::plot_density(&o.out.join("density.png"), &all).map_err(|e| e.to_string());
     if let Err(e) = lat_ok.and(den_ok) {
@@ -210,7 +246,10 @@ fn main() {
         }
         extra.push_str("```\n");
     }
-    let _ = std::fs::write(o.out.join("report.md"), report::markdown(&header, &all, &extra));
+    let _ = std::fs::write(
+        o.out.join("report.md"),
+        report::markdown(&header, &all, &extra),
+    );
     println!("report: {}", o.out.join("report.md").display());
     println!("density: {per_core} channels/core, {ratio:.1}% of the ceiling ({ceiling} channels)");
 }
@@ -223,7 +262,13 @@ fn limiter(gw: &Series, ceiling: u32, per_core: u32) -> String {
     };
     if ceiling > 0 && f64::from(per_core) < 0.9 * f64::from(ceiling) {
         let short = (0.9 * f64::from(ceiling)) as u32 - per_core;
-        let _ = std::fmt::Write::write_fmt(&mut t, format_args!("; the 90% bar ({} channels) is missed by {short} channels", (0.9 * f64::from(ceiling)) as u32));
+        let _ = std::fmt::Write::write_fmt(
+            &mut t,
+            format_args!(
+                "; the 90% bar ({} channels) is missed by {short} channels",
+                (0.9 * f64::from(ceiling)) as u32
+            ),
+        );
     }
     t
 }
@@ -231,10 +276,17 @@ fn limiter(gw: &Series, ceiling: u32, per_core: u32) -> String {
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|c| c.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_string()))
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
         .unwrap_or_default();
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let n = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     format!("{n} cores, {cpu}, Linux {}", kernel.trim())
 }
 
@@ -263,6 +315,7 @@ fn step_from(n: u32, w: &stream::WindowStats, late_ms: u64) -> Step {
         rtt: pct(&w.rtt_us),
         gen_late_p999: pct(&w.gen_late_us)[2],
         setup_missing: 0,
+        setup_us: [0; 4],
         fail: String::new(),
     };
     let mut why = Vec::new();
@@ -276,7 +329,10 @@ fn step_from(n: u32, w: &stream::WindowStats, late_ms: u64) -> Step {
         why.push(format!("{} silent channels", w.dead));
     }
     if s.gen_late_p999 > late_ms * 1000 {
-        why.push(format!("generator itself late (p99.9 {} µs)", s.gen_late_p999));
+        why.push(format!(
+            "generator itself late (p99.9 {} µs)",
+            s.gen_late_p999
+        ));
     }
     s.fail = why.join(", ");
     s
@@ -286,7 +342,11 @@ fn ramp_echo(name: &str, target: SocketAddr, o: &Opts) -> Series {
     let start = Instant::now();
     let mut steps: Vec<Step> = Vec::new();
     let Ok(st) = Streamer::spawn(Demux::Ssrc, Some(o.gen_core), true) else {
-        return Series { name: name.into(), steps, held: 0 };
+        return Series {
+            name: name.into(),
+            steps,
+            held: 0,
+        };
     };
     let mut have = 0u32;
     while let Some(n) = next_n(&steps, o.start_n, o.growth, o.max_n, o.bisects) {
@@ -298,14 +358,20 @@ fn ramp_echo(name: &str, target: SocketAddr, o: &Opts) -> Series {
         let streamer = if n < have {
             st_now = Streamer::spawn(Demux::Ssrc, Some(o.gen_core), true).ok();
             let Some(s) = st_now.as_ref() else { break };
-            let _ = s.ctl.send(stream::Ctl::Add((0..n).map(|i| (i, target)).collect()));
+            let _ = s
+                .ctl
+                .send(stream::Ctl::Add((0..n).map(|i| (i, target)).collect()));
             s
         } else {
-            let _ = st.ctl.send(stream::Ctl::Add((have..n).map(|i| (i, target)).collect()));
+            let _ = st
+                .ctl
+                .send(stream::Ctl::Add((have..n).map(|i| (i, target)).collect()));
             have = n;
             &st
         };
-        let Some(w) = streamer.window(o.warmup, o.window, o.late_ms, Vec::new()) else { break };
+        let Some(w) = streamer.window(o.warmup, o.window, o.late_ms, Vec::new()) else {
+            break;
+        };
         let mut s = step_from(n, &w, o.late_ms);
         if !s.pass() {
             // The machine may be shared: a failure counts only when a second window confirms it.
@@ -317,28 +383,44 @@ fn ramp_echo(name: &str, target: SocketAddr, o: &Opts) -> Series {
                 }
             }
         }
-        eprintln!("{name}: {n} channels: {}", if s.pass() { "ok" } else { &s.fail });
+        eprintln!(
+            "{name}: {n} channels: {}",
+            if s.pass() { "ok" } else { &s.fail }
+        );
         steps.push(s);
     }
     let h = held(&steps);
-    Series { name: name.into(), steps, held: h }
+    Series {
+        name: name.into(),
+        steps,
+        held: h,
+    }
 }
 
 fn digit_plans(n: u32, frames: u32, rng: &mut impl Rng) -> Vec<(u32, Vec<DigitPlan>)> {
     const KEYS: &[u8] = b"0123456789*#";
     (0..n)
         .map(|i| {
-            // Two digits at random moments, 300 ms apart at least: one RFC 4733, one in band.
+            // Two digits at random moments, the second in the window's second half; as
+            // RFC 4733 events or in-band tones depending on what the channel negotiated.
             let a = rng.random_range(5..frames / 2 - 10);
             let b = rng.random_range(frames / 2..frames.saturating_sub(20).max(frames / 2 + 1));
-            let inband_first = rng.random_bool(0.5);
+            let inband = !sip::rfc4733_channel(i);
             let d1 = KEYS[rng.random_range(0..KEYS.len())] as char;
             let d2 = KEYS[rng.random_range(0..KEYS.len())] as char;
             (
                 i,
                 vec![
-                    DigitPlan { frame: a, digit: d1, inband: inband_first },
-                    DigitPlan { frame: b, digit: d2, inband: !inband_first },
+                    DigitPlan {
+                        frame: a,
+                        digit: d1,
+                        inband,
+                    },
+                    DigitPlan {
+                        frame: b,
+                        digit: d2,
+                        inband,
+                    },
                 ],
             )
         })
@@ -349,7 +431,15 @@ async fn gateway_runs(o: &Opts, workers: usize) -> (Series, String, Option<(u32,
     let name = "gateway-ivr".to_string();
     let empty = |why: &str| {
         eprintln!("gateway run impossible: {why}");
-        (Series { name: "gateway-ivr".into(), steps: Vec::new(), held: 0 }, String::new(), None)
+        (
+            Series {
+                name: "gateway-ivr".into(),
+                steps: Vec::new(),
+                held: 0,
+            },
+            String::new(),
+            None,
+        )
     };
     let gw = match gateway::Gateway::start(workers, 19_998) {
         Ok(g) => g,
@@ -359,7 +449,14 @@ async fn gateway_runs(o: &Opts, workers: usize) -> (Series, String, Option<(u32,
         Ok(p) => p,
         Err(e) => return empty(&e.to_string()),
     };
-    let app = match app::App::start(&gw.ws_url(), app::Scenario::Ivr { prompt: json!(prompt) }).await {
+    let app = match app::App::start(
+        &gw.ws_url(),
+        app::Scenario::Ivr {
+            prompt: json!(prompt),
+        },
+    )
+    .await
+    {
         Ok(a) => a,
         Err(e) => return empty(&e.to_string()),
     };
@@ -378,6 +475,7 @@ async fn gateway_runs(o: &Opts, workers: usize) -> (Series, String, Option<(u32,
     let start = Instant::now();
     let mut metrics = String::new();
     let frames = (o.window.as_millis() / 20) as u32;
+    let mut step_setup = [0u64; 4];
     while let Some(n) = next_n(&steps, o.start_n, o.growth, o.max_n, o.bisects) {
         if start.elapsed() > o.budget + Duration::from_secs(20) {
             break;
@@ -386,6 +484,12 @@ async fn gateway_runs(o: &Opts, workers: usize) -> (Series, String, Option<(u32,
             let limit = Duration::from_secs_f64(f64::from(n - placed) / f64::from(o.cps) + 10.0);
             let est = sipd.place(placed..n, o.cps, limit).await;
             placed = n;
+            let mut setup =
+                hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("bounds");
+            for e in &est {
+                let _ = setup.record(e.setup.as_micros() as u64 + 1);
+            }
+            step_setup = pct(&setup);
             let add: Vec<(u32, SocketAddr)> = est.iter().map(|e| (e.idx, e.rtp)).collect();
             up.extend(est.iter().map(|e| e.idx));
             let _ = st.ctl.send(stream::Ctl::Add(add));
@@ -395,58 +499,100 @@ async fn gateway_runs(o: &Opts, workers: usize) -> (Series, String, Option<(u32,
         let live = placed;
         let mut attempt = 0;
         let s = loop {
-        attempt += 1;
-        let ready = app.wait_collecting(u64::from(live), Duration::from_secs(20)).await;
-        if ready < u64::from(live) {
-            eprintln!("{name}: only {ready} of {live} digit collections running");
-        }
-        let plans = digit_plans(live, frames, &mut rng);
-        let expect: HashMap<u32, String> =
-            plans.iter().map(|(i, p)| (*i, p.iter().map(|d| d.digit).collect())).collect();
-        let w = {
-            let ctl = st.ctl.clone();
-            let (warm, dur, late) = (o.warmup, o.window, o.late_ms);
-            let (reply, r) = crossbeam_channel::bounded(1);
-            let _ = ctl.send(stream::Ctl::Window { warmup: warm, dur, late_ms: late, digits: plans, reply });
-            let wait = warm + dur + Duration::from_secs(10);
-            // Serve SIP while the window runs (BYEs, retransmitted 200s).
-            sipd.service(warm + dur + Duration::from_millis(300)).await;
-            tokio::task::spawn_blocking(move || r.recv_timeout(wait).ok()).await.ok().flatten()
-        };
-        metrics = gateway::fetch_metrics(gw.api);
-        let got = app.harvest(Duration::from_secs(10)).await;
-        let Some(w) = w else { return (Series { name, steps, held: 0 }, metrics, None) };
-        let mut s = step_from(live, &w, o.late_ms);
-        s.setup_missing = live - up.len() as u32;
-        s.digits_sent = expect.len() as u32;
-        s.digits_ok = expect.iter().filter(|(i, k)| got.get(i) == Some(k)).count() as u32;
-        let mut why = vec![];
-        if !s.fail.is_empty() {
-            why.push(s.fail.clone());
-        }
-        if s.setup_missing > 0 {
-            why.push(format!("{} calls not set up ({:?} SIP failures)", s.setup_missing, sipd.failures.iter().take(5).collect::<Vec<_>>()));
-        }
-        if s.digits_ok < s.digits_sent {
-            let bad = expect.iter().find(|(i, k)| got.get(i) != Some(k));
-            why.push(format!(
-                "{} digit strings wrong (e.g. sent {:?} got {:?})",
-                s.digits_sent - s.digits_ok,
-                bad.map(|b| b.1),
-                bad.and_then(|b| got.get(b.0))
-            ));
-        }
-        if let Some(e) = app.first_error.lock().ok().and_then(|e| e.clone()) {
-            if s.digits_ok < s.digits_sent {
-                why.push(format!("api error: {e}"));
+            attempt += 1;
+            let ready = app
+                .wait_collecting(u64::from(live), Duration::from_secs(20))
+                .await;
+            if ready < u64::from(live) {
+                eprintln!("{name}: only {ready} of {live} digit collections running");
             }
-        }
-        s.fail = why.join("; ");
-        eprintln!("{name}: {live} channels: {}", if s.pass() { "ok" } else { &s.fail });
-        if s.pass() || attempt >= 2 {
-            break s;
-        }
-        eprintln!("{name}: {live} channels: confirming");
+            let plans = digit_plans(live, frames, &mut rng);
+            let expect: HashMap<u32, String> = plans
+                .iter()
+                .map(|(i, p)| (*i, p.iter().map(|d| d.digit).collect()))
+                .collect();
+            let kind = |i: &u32| {
+                if sip::rfc4733_channel(*i) {
+                    "RFC 4733"
+                } else {
+                    "in-band"
+                }
+            };
+            let w = {
+                let ctl = st.ctl.clone();
+                let (warm, dur, late) = (o.warmup, o.window, o.late_ms);
+                let (reply, r) = crossbeam_channel::bounded(1);
+                let _ = ctl.send(stream::Ctl::Window {
+                    warmup: warm,
+                    dur,
+                    late_ms: late,
+                    digits: plans,
+                    reply,
+                });
+                let wait = warm + dur + Duration::from_secs(10);
+                // Serve SIP while the window runs (BYEs, retransmitted 200s).
+                sipd.service(warm + dur + Duration::from_millis(300)).await;
+                tokio::task::spawn_blocking(move || r.recv_timeout(wait).ok())
+                    .await
+                    .ok()
+                    .flatten()
+            };
+            metrics = gateway::fetch_metrics(gw.api);
+            let got = app.harvest(Duration::from_secs(10)).await;
+            let Some(w) = w else {
+                return (
+                    Series {
+                        name,
+                        steps,
+                        held: 0,
+                    },
+                    metrics,
+                    None,
+                );
+            };
+            let mut s = step_from(live, &w, o.late_ms);
+            s.setup_missing = live - up.len() as u32;
+            s.setup_us = step_setup;
+            s.digits_sent = expect.len() as u32;
+            s.digits_ok = expect.iter().filter(|(i, k)| got.get(i) == Some(k)).count() as u32;
+            let mut why = vec![];
+            if !s.fail.is_empty() {
+                why.push(s.fail.clone());
+            }
+            if s.setup_missing > 0 {
+                why.push(format!(
+                    "{} calls not set up ({:?} SIP failures)",
+                    s.setup_missing,
+                    sipd.failures.iter().take(5).collect::<Vec<_>>()
+                ));
+            }
+            if s.digits_ok < s.digits_sent {
+                let bad = expect.iter().find(|(i, k)| got.get(i) != Some(k));
+                why.push(format!(
+                    "{} digit strings wrong (e.g. sent {:?} ({}) got {:?})",
+                    s.digits_sent - s.digits_ok,
+                    bad.map(|b| b.1),
+                    bad.map(|b| kind(b.0)).unwrap_or(""),
+                    bad.and_then(|b| got.get(b.0))
+                ));
+                for (i, k) in expect.iter().filter(|(i, k)| got.get(i) != Some(k)).take(6) {
+                    eprintln!("  channel {i}: sent {k} ({}) got {:?}", kind(i), got.get(i));
+                }
+            }
+            if let Some(e) = app.first_error.lock().ok().and_then(|e| e.clone()) {
+                if s.digits_ok < s.digits_sent {
+                    why.push(format!("api error: {e}"));
+                }
+            }
+            s.fail = why.join("; ");
+            eprintln!(
+                "{name}: {live} channels: {}",
+                if s.pass() { "ok" } else { &s.fail }
+            );
+            if s.pass() || attempt >= 2 {
+                break s;
+            }
+            eprintln!("{name}: {live} channels: confirming");
         };
         steps.push(s);
         if steps.last().is_some_and(|s| !s.pass()) {
@@ -456,21 +602,48 @@ async fn gateway_runs(o: &Opts, workers: usize) -> (Series, String, Option<(u32,
     }
     let hung = sipd.hangup_all(Duration::from_secs(10)).await;
     eprintln!("hung up {hung} calls");
-    drop(app);
+    app.close().await;
     drop(st);
     let h = held(&steps);
-    let cps = if o.sipp { control_plane(&gw).await } else { None };
-    (Series { name, steps, held: h }, metrics, cps)
+    let cps = if o.sipp {
+        control_plane(&gw).await
+    } else {
+        None
+    };
+    (
+        Series {
+            name,
+            steps,
+            held: h,
+        },
+        metrics,
+        cps,
+    )
 }
 
 /// Control-plane CPS: answer + prompt + hang-up with SIPp at growing rates.
 async fn control_plane(gw: &gateway::Gateway) -> Option<(u32, String)> {
     let scen = sipp_dir().join("uac_wait_bye.xml");
-    if !scen.exists() || std::process::Command::new("sipp").arg("-v").output().is_err() {
-        eprintln!("SIPp or {} missing: control-plane CPS not measured", scen.display());
+    if !scen.exists()
+        || std::process::Command::new("sipp")
+            .arg("-v")
+            .output()
+            .is_err()
+    {
+        eprintln!(
+            "SIPp or {} missing: control-plane CPS not measured",
+            scen.display()
+        );
         return None;
     }
-    let app = app::App::start(&gw.ws_url(), app::Scenario::PromptHangup { prompt: json!([["1", 1, ""]]) }).await.ok()?;
+    let app = app::App::start(
+        &gw.ws_url(),
+        app::Scenario::PromptHangup {
+            prompt: json!([["1", 1, ""]]),
+        },
+    )
+    .await
+    .ok()?;
     let mut best: Option<(u32, String)> = None;
     let start = Instant::now();
     for rate in [50u32, 100, 200, 400, 800, 1200] {
@@ -481,9 +654,31 @@ async fn control_plane(gw: &gateway::Gateway) -> Option<(u32, String)> {
         let port = free_port();
         let t = Instant::now();
         let out = tokio::process::Command::new("sipp")
-            .args(["-sf", &scen.display().to_string(), &gw.sip.to_string(), "-i", "127.0.0.1", "-p", &port.to_string()])
-            .args(["-mp", &(free_port() & !1).to_string(), "-r", &rate.to_string(), "-m", &calls.to_string()])
-            .args(["-l", &(rate * 4).to_string(), "-nostdin", "-timeout", "25s", "-timeout_error"])
+            .args([
+                "-sf",
+                &scen.display().to_string(),
+                &gw.sip.to_string(),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .args([
+                "-mp",
+                &(free_port() & !1).to_string(),
+                "-r",
+                &rate.to_string(),
+                "-m",
+                &calls.to_string(),
+            ])
+            .args([
+                "-l",
+                &(rate * 4).to_string(),
+                "-nostdin",
+                "-timeout",
+                "25s",
+                "-timeout_error",
+            ])
             .current_dir(std::env::temp_dir())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
@@ -494,21 +689,31 @@ async fn control_plane(gw: &gateway::Gateway) -> Option<(u32, String)> {
         if let Ok(Ok(o)) = &res {
             if !ok {
                 let err = String::from_utf8_lossy(&o.stderr);
-                eprintln!("sipp: {}", err.lines().rev().take(3).collect::<Vec<_>>().join(" | "));
+                eprintln!(
+                    "sipp: {}",
+                    err.lines().rev().take(3).collect::<Vec<_>>().join(" | ")
+                );
             }
         }
-        eprintln!("control plane: {rate} cps x {calls} calls: {} ({:.1} s)", if ok { "ok" } else { "failures" }, t.elapsed().as_secs_f64());
+        eprintln!(
+            "control plane: {rate} cps x {calls} calls: {} ({:.1} s)",
+            if ok { "ok" } else { "failures" },
+            t.elapsed().as_secs_f64()
+        );
         if !ok {
             break;
         }
         best = Some((rate, format!("{calls} calls at {rate} cps, 0 failed")));
     }
-    drop(app);
+    app.close().await;
     best
 }
 
 fn free_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0").and_then(|s| s.local_addr()).map(|a| a.port()).unwrap_or(15060)
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(15060)
 }
 
 fn sipp_dir() -> PathBuf {
@@ -517,7 +722,11 @@ fn sipp_dir() -> PathBuf {
         return c;
     }
     let exe = std::env::current_exe().unwrap_or_default();
-    exe.ancestors().nth(3).map(|p| p.join("loadtest/sipp")).filter(|p| p.exists()).unwrap_or_else(|| "/work/main/loadtest/sipp".into())
+    exe.ancestors()
+        .nth(3)
+        .map(|p| p.join("loadtest/sipp"))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| "/work/main/loadtest/sipp".into())
 }
 
 fn run_app_only(args: &[String]) {
@@ -534,11 +743,19 @@ fn run_app_only(args: &[String]) {
         }
     }
     let scenario = match mode.as_str() {
-        "ivr" => app::Scenario::Ivr { prompt: json!([["1234567890", 1, ""]]) },
+        "ivr" => app::Scenario::Ivr {
+            prompt: json!([["1234567890", 1, ""]]),
+        },
         "record" => app::Scenario::Record,
-        _ => app::Scenario::PromptHangup { prompt: json!([["1", 1, ""]]) },
+        _ => app::Scenario::PromptHangup {
+            prompt: json!([["1", 1, ""]]),
+        },
     };
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(async {
         let app = match app::App::start(&url, scenario).await {
             Ok(a) => a,

@@ -31,6 +31,8 @@ pub struct Step {
     pub gen_late_p999: u64,
     /// Calls wanted but not established (gateway only).
     pub setup_missing: u32,
+    /// INVITE to 200 OK of the calls this step added (µs): p50, p99, p99.9, max.
+    pub setup_us: [u64; 4],
     /// Why it failed, empty when it passed.
     pub fail: String,
 }
@@ -47,13 +49,20 @@ pub fn pct(h: &Histogram<u64>) -> [u64; 4] {
     if h.is_empty() {
         return [0; 4];
     }
-    [h.value_at_quantile(0.5), h.value_at_quantile(0.99), h.value_at_quantile(0.999), h.max()]
+    [
+        h.value_at_quantile(0.5),
+        h.value_at_quantile(0.99),
+        h.value_at_quantile(0.999),
+        h.max(),
+    ]
 }
 
 /// The next channel count to try, or `None` when the ramp is done.
 /// `steps` holds the steps so far in order; `growth` > 1.
 pub fn next_n(steps: &[Step], start: u32, growth: f64, max_n: u32, bisects: u32) -> Option<u32> {
-    let Some(last) = steps.last() else { return Some(start) };
+    let Some(last) = steps.last() else {
+        return Some(start);
+    };
     let best_pass = steps.iter().filter(|s| s.pass()).map(|s| s.n).max();
     let first_fail = steps.iter().filter(|s| !s.pass()).map(|s| s.n).min();
     match first_fail {
@@ -81,8 +90,18 @@ pub fn next_n(steps: &[Step], start: u32, growth: f64, max_n: u32, bisects: u32)
 
 /// The largest channel count that held.
 pub fn held(steps: &[Step]) -> u32 {
-    let first_fail = steps.iter().filter(|s| !s.pass()).map(|s| s.n).min().unwrap_or(u32::MAX);
-    steps.iter().filter(|s| s.pass() && s.n < first_fail).map(|s| s.n).max().unwrap_or(0)
+    let first_fail = steps
+        .iter()
+        .filter(|s| !s.pass())
+        .map(|s| s.n)
+        .min()
+        .unwrap_or(u32::MAX);
+    steps
+        .iter()
+        .filter(|s| s.pass() && s.n < first_fail)
+        .map(|s| s.n)
+        .max()
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -103,6 +122,7 @@ mod tests {
             rtt: [0; 4],
             gen_late_p999: 0,
             setup_missing: 0,
+            setup_us: [0; 4],
             fail: if ok { String::new() } else { "loss".into() },
         }
     }

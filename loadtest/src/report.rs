@@ -23,7 +23,22 @@ pub struct Series {
 pub fn table(s: &Series) -> String {
     let mut t = format!(
         "== {} (held: {} channels)\n{:>6} {:>9} {:>6} {:>5} {:>5} {:>5} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}  {}\n",
-        s.name, s.held, "N", "rx", "lost", "reord", "late", "dead", "digits", "dev50us", "dev99us", "dev999us", "devmax", "rtt99us", "genlate999", "verdict"
+        s.name,
+        s.held,
+        "N",
+        "rx",
+        "lost",
+        "reord",
+        "late",
+        "dead",
+        "digits",
+        "dev50us",
+        "dev99us",
+        "dev999us",
+        "devmax",
+        "rtt99us",
+        "genlate999",
+        "verdict"
     );
     for st in &s.steps {
         let _ = writeln!(
@@ -42,7 +57,11 @@ pub fn table(s: &Series) -> String {
             st.dev[3],
             st.rtt[1],
             st.gen_late_p999,
-            if st.pass() { "ok".to_string() } else { format!("FAIL: {}", st.fail) }
+            if st.pass() {
+                "ok".to_string()
+            } else {
+                format!("FAIL: {}", st.fail)
+            }
         );
     }
     t
@@ -59,16 +78,51 @@ pub fn series_json(s: &Series) -> Value {
             "deviation_us": {"p50": st.dev[0], "p99": st.dev[1], "p99.9": st.dev[2], "max": st.dev[3]},
             "rtt_us": {"p50": st.rtt[0], "p99": st.rtt[1], "p99.9": st.rtt[2], "max": st.rtt[3]},
             "generator_late_p99.9_us": st.gen_late_p999, "setup_missing": st.setup_missing,
+            "call_setup_us": {"p50": st.setup_us[0], "p99": st.setup_us[1], "p99.9": st.setup_us[2], "max": st.setup_us[3]},
             "pass": st.pass(), "fail": st.fail,
         })).collect::<Vec<_>>(),
     })
 }
 
+/// Where the plots' font is looked for (Debian's fonts-dejavu-core, installed by
+/// `tests/setup.sh`), unless `MEDIAGW_LOAD_FONT` names a TTF file.
+const FONT_PATHS: &[&str] = &[
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+];
+
+/// Registers a TTF font as "sans-serif" for plotters' ab_glyph text renderer (once).
+fn register_font() -> Result<(), Box<dyn std::error::Error>> {
+    static DONE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let r = DONE.get_or_init(|| {
+        let paths: Vec<String> = std::env::var("MEDIAGW_LOAD_FONT")
+            .into_iter()
+            .chain(FONT_PATHS.iter().map(|p| p.to_string()))
+            .collect();
+        let bytes = paths
+            .iter()
+            .find_map(|p| std::fs::read(p).ok())
+            .ok_or_else(|| {
+                format!("no TTF font found (tried {paths:?}; install fonts-dejavu-core)")
+            })?;
+        let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+        plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
+            .map_err(|_| "invalid TTF font".to_string())
+    });
+    r.clone().map_err(Into::into)
+}
+
 /// Channels vs deviation percentiles, one line per series and percentile.
 pub fn plot_latency(path: &Path, series: &[&Series]) -> Result<(), Box<dyn std::error::Error>> {
+    register_font()?;
     let root = BitMapBackend::new(path, (900, 560)).into_drawing_area();
     root.fill(&WHITE)?;
-    let max_n = series.iter().flat_map(|s| s.steps.iter().map(|x| x.n)).max().unwrap_or(1).max(1);
+    let max_n = series
+        .iter()
+        .flat_map(|s| s.steps.iter().map(|x| x.n))
+        .max()
+        .unwrap_or(1)
+        .max(1);
     let max_y = series
         .iter()
         .flat_map(|s| s.steps.iter().map(|x| x.dev[2]))
@@ -76,18 +130,33 @@ pub fn plot_latency(path: &Path, series: &[&Series]) -> Result<(), Box<dyn std::
         .unwrap_or(1)
         .max(10) as f64;
     let mut chart = ChartBuilder::on(&root)
-        .caption("arrival deviation from the 20 ms grid vs channels", ("sans-serif", 20))
+        .caption(
+            "arrival deviation from the 20 ms grid vs channels",
+            ("sans-serif", 20),
+        )
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(70)
         .build_cartesian_2d(0u32..max_n + max_n / 10, (1f64..max_y * 2.0).log_scale())?;
-    chart.configure_mesh().x_desc("channels").y_desc("µs").draw()?;
+    chart
+        .configure_mesh()
+        .x_desc("channels")
+        .y_desc("µs")
+        .draw()?;
     let colors = [RED, BLUE, GREEN, MAGENTA, CYAN, BLACK];
     for (si, s) in series.iter().enumerate() {
         for (pi, label) in [(1usize, "p99"), (2, "p99.9")] {
             let c = colors[si % colors.len()];
-            let style = if pi == 1 { c.stroke_width(1) } else { c.stroke_width(3) };
-            let mut pts: Vec<(u32, f64)> = s.steps.iter().map(|x| (x.n, x.dev[pi].max(1) as f64)).collect();
+            let style = if pi == 1 {
+                c.stroke_width(1)
+            } else {
+                c.stroke_width(3)
+            };
+            let mut pts: Vec<(u32, f64)> = s
+                .steps
+                .iter()
+                .map(|x| (x.n, x.dev[pi].max(1) as f64))
+                .collect();
             pts.sort_by_key(|p| p.0);
             chart
                 .draw_series(LineSeries::new(pts, style))?
@@ -95,18 +164,26 @@ pub fn plot_latency(path: &Path, series: &[&Series]) -> Result<(), Box<dyn std::
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
         }
     }
-    chart.configure_series_labels().border_style(BLACK).background_style(WHITE.mix(0.8)).draw()?;
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.8))
+        .draw()?;
     root.present()?;
     Ok(())
 }
 
 /// Bars: channels held per series (the ceiling and the gateway).
 pub fn plot_density(path: &Path, series: &[&Series]) -> Result<(), Box<dyn std::error::Error>> {
+    register_font()?;
     let root = BitMapBackend::new(path, (900, 420)).into_drawing_area();
     root.fill(&WHITE)?;
     let max = series.iter().map(|s| s.held).max().unwrap_or(1).max(1);
     let mut chart = ChartBuilder::on(&root)
-        .caption("channels per core held with zero loss, zero late frames", ("sans-serif", 20))
+        .caption(
+            "channels per core held with zero loss, zero late frames",
+            ("sans-serif", 20),
+        )
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(160)
@@ -119,7 +196,11 @@ pub fn plot_density(path: &Path, series: &[&Series]) -> Result<(), Box<dyn std::
         .x_desc("channels")
         .draw()?;
     chart.draw_series(series.iter().enumerate().map(|(i, s)| {
-        let c = if s.name.starts_with("echo") { BLUE.mix(0.6) } else { RED.mix(0.6) };
+        let c = if s.name.starts_with("echo") {
+            BLUE.mix(0.6)
+        } else {
+            RED.mix(0.6)
+        };
         Rectangle::new([(0, i), (s.held, i + 1)], c.filled())
     }))?;
     root.present()?;
@@ -132,12 +213,12 @@ pub fn markdown(header: &str, series: &[&Series], extra: &str) -> String {
     m.push_str("\n![latency](latency.png)\n\n![density](density.png)\n\n");
     for s in series {
         let _ = writeln!(m, "### {} — held {} channels\n", s.name, s.held);
-        m.push_str("| channels | received | lost | reordered | late | dead | digits ok | dev p50 µs | dev p99 µs | dev p99.9 µs | dev max µs | rtt p99 µs | gen late p99.9 µs | verdict |\n");
-        m.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+        m.push_str("| channels | received | lost | reordered | late | dead | digits ok | dev p50 µs | dev p99 µs | dev p99.9 µs | dev max µs | rtt p99 µs | gen late p99.9 µs | call setup p50/p99 ms | verdict |\n");
+        m.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
         for st in &s.steps {
             let _ = writeln!(
                 m,
-                "| {} | {} | {} | {} | {} | {} | {}/{} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {}/{} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 st.n,
                 st.received,
                 st.lost,
@@ -152,7 +233,20 @@ pub fn markdown(header: &str, series: &[&Series], extra: &str) -> String {
                 st.dev[3],
                 st.rtt[1],
                 st.gen_late_p999,
-                if st.pass() { "ok".to_string() } else { format!("fail: {}", st.fail) }
+                if st.setup_us[3] == 0 {
+                    "-".to_string()
+                } else {
+                    format!(
+                        "{:.1}/{:.1}",
+                        st.setup_us[0] as f64 / 1000.0,
+                        st.setup_us[1] as f64 / 1000.0
+                    )
+                },
+                if st.pass() {
+                    "ok".to_string()
+                } else {
+                    format!("fail: {}", st.fail)
+                }
             );
         }
         m.push('\n');

@@ -10,6 +10,12 @@ use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
 
+/// Does channel `idx` send its digits as RFC 4733 events (even channels) rather than
+/// in-band tones (odd channels)?
+pub fn rfc4733_channel(idx: u32) -> bool {
+    idx % 2 == 0
+}
+
 /// One established call.
 #[derive(Clone, Debug)]
 pub struct Established {
@@ -71,8 +77,19 @@ impl SipDriver {
     }
 
     fn invite(&self, idx: u32) -> String {
+        // Channels that send RFC 4733 digits offer telephone-event; the others offer PCMU
+        // alone, so the gateway listens for in-band tones on them (it does not run the tone
+        // detector on calls that negotiated RFC 4733).
+        let (pts, te) = if rfc4733_channel(idx) {
+            (
+                " 0 101",
+                "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n",
+            )
+        } else {
+            (" 0", "")
+        };
         let sdp = format!(
-            "v=0\r\no=load {idx} 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na=sendrecv\r\n",
+            "v=0\r\no=load {idx} 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP{pts}\r\na=rtpmap:0 PCMU/8000\r\n{te}a=ptime:20\r\na=sendrecv\r\n",
             ip = self.rtp.ip(),
             port = self.rtp.port()
         );
@@ -94,7 +111,12 @@ impl SipDriver {
     }
 
     /// Places calls `idxs` at up to `cps` per second; returns those answered within `limit`.
-    pub async fn place(&mut self, idxs: std::ops::Range<u32>, cps: u32, limit: Duration) -> Vec<Established> {
+    pub async fn place(
+        &mut self,
+        idxs: std::ops::Range<u32>,
+        cps: u32,
+        limit: Duration,
+    ) -> Vec<Established> {
         let start = Instant::now();
         let total = idxs.len();
         let mut out = Vec::new();
@@ -110,7 +132,15 @@ impl SipDriver {
                 let now = Instant::now();
                 self.legs.insert(
                     self.call_id(next),
-                    Leg { idx: next, to_tag: None, sent_at: now, last_tx: now, tries: 1, invite: inv, done: false },
+                    Leg {
+                        idx: next,
+                        to_tag: None,
+                        sent_at: now,
+                        last_tx: now,
+                        tries: 1,
+                        invite: inv,
+                        done: false,
+                    },
                 );
                 next += 1;
             }
@@ -148,13 +178,22 @@ impl SipDriver {
     /// Handles one message; returns a newly established call.
     async fn on_message(&mut self, msg: &str) -> Option<Established> {
         let first = msg.lines().next().unwrap_or("");
-        let cid = header(msg, "Call-ID").or_else(|| header(msg, "i"))?.to_string();
+        let cid = header(msg, "Call-ID")
+            .or_else(|| header(msg, "i"))?
+            .to_string();
         if !first.starts_with("SIP/2.0 ") {
             // A request from the gateway (BYE, INFO, OPTIONS): answer 200.
             let mut resp = String::from("SIP/2.0 200 OK\r\n");
             for l in msg.lines() {
-                let n = l.split(':').next().unwrap_or("").trim().to_ascii_lowercase();
-                if ["via", "v", "from", "f", "to", "t", "call-id", "i", "cseq"].contains(&n.as_str()) {
+                let n = l
+                    .split(':')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
+                if ["via", "v", "from", "f", "to", "t", "call-id", "i", "cseq"]
+                    .contains(&n.as_str())
+                {
                     resp.push_str(l);
                     resp.push_str("\r\n");
                 }
@@ -187,7 +226,13 @@ impl SipDriver {
             let _ = self.sock.send_to(ack.as_bytes(), gw).await;
             return None;
         }
-        let to_tag = header(msg, "To")?.split("tag=").nth(1)?.split(';').next()?.trim().to_string();
+        let to_tag = header(msg, "To")?
+            .split("tag=")
+            .nth(1)?
+            .split(';')
+            .next()?
+            .trim()
+            .to_string();
         let first_time = leg.to_tag.is_none();
         leg.to_tag = Some(to_tag.clone());
         let (idx, setup) = (leg.idx, leg.sent_at.elapsed());
@@ -197,8 +242,15 @@ impl SipDriver {
             return None;
         }
         let body = msg.split("\r\n\r\n").nth(1)?;
-        let ip = body.lines().find_map(|l| l.strip_prefix("c=IN IP4 "))?.trim();
-        let port = body.lines().find_map(|l| l.strip_prefix("m=audio "))?.split(' ').next()?;
+        let ip = body
+            .lines()
+            .find_map(|l| l.strip_prefix("c=IN IP4 "))?
+            .trim();
+        let port = body
+            .lines()
+            .find_map(|l| l.strip_prefix("m=audio "))?
+            .split(' ')
+            .next()?;
         let rtp = format!("{ip}:{port}").parse().ok()?;
         Some(Established { idx, rtp, setup })
     }
@@ -220,9 +272,14 @@ impl SipDriver {
         let start = Instant::now();
         let mut buf = vec![0u8; 65536];
         while !pending.is_empty() && start.elapsed() < limit {
-            if let Ok(Ok((n, _))) = tokio::time::timeout(Duration::from_millis(200), self.sock.recv_from(&mut buf)).await {
+            if let Ok(Ok((n, _))) =
+                tokio::time::timeout(Duration::from_millis(200), self.sock.recv_from(&mut buf))
+                    .await
+            {
                 let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
-                if msg.starts_with("SIP/2.0 ") && header(&msg, "CSeq").is_some_and(|c| c.ends_with("BYE")) {
+                if msg.starts_with("SIP/2.0 ")
+                    && header(&msg, "CSeq").is_some_and(|c| c.ends_with("BYE"))
+                {
                     if let Some(c) = header(&msg, "Call-ID") {
                         pending.remove(c);
                     }
@@ -242,7 +299,9 @@ impl SipDriver {
         let end = Instant::now() + dur;
         let mut buf = vec![0u8; 65536];
         while Instant::now() < end {
-            if let Ok(Ok((n, _))) = tokio::time::timeout_at(end.into(), self.sock.recv_from(&mut buf)).await {
+            if let Ok(Ok((n, _))) =
+                tokio::time::timeout_at(end.into(), self.sock.recv_from(&mut buf)).await
+            {
                 let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
                 let _ = self.on_message(&msg).await;
             }

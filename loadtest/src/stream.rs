@@ -49,8 +49,6 @@ pub enum Ctl {
 
 /// What one measurement window saw.
 pub struct WindowStats {
-    /// Channels streaming.
-    pub channels: u32,
     /// Packets sent in the window.
     pub sent: u64,
     /// Packets received in the window.
@@ -95,23 +93,47 @@ impl Streamer {
         // SAFETY: plain setsockopt calls with valid pointers and sizes.
         unsafe {
             for opt in [libc::SO_RCVBUFFORCE, libc::SO_SNDBUFFORCE] {
-                libc::setsockopt(fd, libc::SOL_SOCKET, opt, (&big as *const libc::c_int).cast(), 4);
+                libc::setsockopt(
+                    fd,
+                    libc::SOL_SOCKET,
+                    opt,
+                    (&big as *const libc::c_int).cast(),
+                    4,
+                );
             }
             for opt in [libc::SO_RCVBUF, libc::SO_SNDBUF] {
-                libc::setsockopt(fd, libc::SOL_SOCKET, opt, (&big as *const libc::c_int).cast(), 4);
+                libc::setsockopt(
+                    fd,
+                    libc::SOL_SOCKET,
+                    opt,
+                    (&big as *const libc::c_int).cast(),
+                    4,
+                );
             }
-            libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, (&on as *const libc::c_int).cast(), 4);
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_TIMESTAMPNS,
+                (&on as *const libc::c_int).cast(),
+                4,
+            );
         }
         let local = sock.local_addr()?;
         let (tx, rx) = crossbeam_channel::unbounded();
-        let thread = std::thread::Builder::new().name("rtp-stream".into()).spawn(move || {
-            if let Some(c) = core {
-                core_affinity::set_for_current(core_affinity::CoreId { id: c });
-            }
-            let mut s = State::new(sock, demux, payload_clock);
-            s.run(&rx);
-        })?;
-        Ok(Self { ctl: tx, local, thread: Some(thread) })
+        let thread = std::thread::Builder::new()
+            .name("rtp-stream".into())
+            .spawn(move || {
+                if let Some(c) = core {
+                    core_affinity::set_for_current(core_affinity::CoreId { id: c });
+                }
+                let mut s = State::new(sock, demux, payload_clock);
+                s.run(&rx);
+            })?;
+        Ok(Self {
+            ctl: tx,
+            local,
+            thread: Some(thread),
+        })
     }
 
     /// Runs one window and waits (bounded) for its statistics.
@@ -123,7 +145,15 @@ impl Streamer {
         digits: Vec<(u32, Vec<DigitPlan>)>,
     ) -> Option<WindowStats> {
         let (reply, r) = crossbeam_channel::bounded(1);
-        self.ctl.send(Ctl::Window { warmup, dur, late_ms, digits, reply }).ok()?;
+        self.ctl
+            .send(Ctl::Window {
+                warmup,
+                dur,
+                late_ms,
+                digits,
+                reply,
+            })
+            .ok()?;
         r.recv_timeout(warmup + dur + Duration::from_secs(10)).ok()
     }
 }
@@ -194,7 +224,9 @@ struct State {
     txiov: Vec<libc::iovec>,
     rxbuf: Vec<[u8; 2048]>,
     rxname: Vec<libc::sockaddr_in>,
-    rxctl: Vec<[u64; 16]>,
+    /// Control buffers (receive timestamps); only the kernel reads and writes them,
+    /// through the pointers in `rxmsg`.
+    _rxctl: Vec<[u64; 16]>,
     rxiov: Vec<libc::iovec>,
     rxmsg: Vec<libc::mmsghdr>,
     // window
@@ -219,10 +251,18 @@ fn now_ns() -> i64 {
 }
 
 fn sleep_until(ns: i64) {
-    let t = libc::timespec { tv_sec: ns / 1_000_000_000, tv_nsec: ns % 1_000_000_000 };
+    let t = libc::timespec {
+        tv_sec: ns / 1_000_000_000,
+        tv_nsec: ns % 1_000_000_000,
+    };
     // SAFETY: absolute sleep on the realtime clock; EINTR just wakes early.
     unsafe {
-        libc::clock_nanosleep(libc::CLOCK_REALTIME, libc::TIMER_ABSTIME, &t, std::ptr::null_mut())
+        libc::clock_nanosleep(
+            libc::CLOCK_REALTIME,
+            libc::TIMER_ABSTIME,
+            &t,
+            std::ptr::null_mut(),
+        )
     };
 }
 
@@ -233,7 +273,10 @@ impl State {
         let mut rxctl = vec![[0u64; 16]; RX_BATCH];
         let mut rxiov: Vec<libc::iovec> = rxbuf
             .iter_mut()
-            .map(|b| libc::iovec { iov_base: b.as_mut_ptr().cast(), iov_len: 2048 })
+            .map(|b| libc::iovec {
+                iov_base: b.as_mut_ptr().cast(),
+                iov_len: 2048,
+            })
             .collect();
         let rxmsg = (0..RX_BATCH)
             .map(|i| {
@@ -259,7 +302,7 @@ impl State {
             txiov: Vec::new(),
             rxbuf,
             rxname,
-            rxctl,
+            _rxctl: rxctl,
             rxiov,
             rxmsg,
             win: None,
@@ -304,7 +347,10 @@ impl State {
             self.txiov = self
                 .txbuf
                 .iter_mut()
-                .map(|b| libc::iovec { iov_base: b.as_mut_ptr().cast(), iov_len: PKT })
+                .map(|b| libc::iovec {
+                    iov_base: b.as_mut_ptr().cast(),
+                    iov_len: PKT,
+                })
                 .collect();
             // SAFETY: plain data.
             self.txmsg = (0..max).map(|_| unsafe { std::mem::zeroed() }).collect();
@@ -321,7 +367,13 @@ impl State {
                 match m {
                     Ctl::Add(l) => self.add(l),
                     Ctl::Stop => return,
-                    Ctl::Window { warmup, dur, late_ms, digits, reply } => {
+                    Ctl::Window {
+                        warmup,
+                        dur,
+                        late_ms,
+                        digits,
+                        reply,
+                    } => {
                         let start_frame = self.frame + (warmup.as_millis() as u64 / 20) + 1;
                         for (idx, plans) in digits {
                             if let Some(c) = self.chans.get_mut(idx as usize) {
@@ -346,7 +398,6 @@ impl State {
                             late_ns: late_ms as i64 * 1_000_000,
                             reply,
                             stats: WindowStats {
-                                channels: self.chans.len() as u32,
                                 sent: 0,
                                 received: 0,
                                 lost: 0,
@@ -386,7 +437,10 @@ impl State {
         if n == 0 {
             return;
         }
-        let in_win = self.win.as_ref().map(|w| (w.start_frame, frame >= w.start_frame && now_ns() < w.end_ns));
+        let in_win = self
+            .win
+            .as_ref()
+            .map(|w| (w.start_frame, frame >= w.start_frame && now_ns() < w.end_ns));
         let clock = if self.payload_clock { now_ns() } else { 0 };
         for k in 0..n {
             let idx = self.slots[slot][k] as usize;
@@ -404,7 +458,11 @@ impl State {
                             }
                         } else {
                             match mediagw::rtp::dtmf_event(p.digit) {
-                                Some(e) => Tone::Rfc { event: e, ts: c.ts, i: 0 },
+                                Some(e) => Tone::Rfc {
+                                    event: e,
+                                    ts: c.ts,
+                                    i: 0,
+                                },
                                 None => Tone::None,
                             }
                         };
@@ -478,7 +536,10 @@ impl State {
         if let Some(w) = &mut self.win {
             if in_win.is_some_and(|(_, i)| i) {
                 w.stats.sent += sent as u64;
-                let _ = w.stats.gen_late_us.record((late_ns.max(0) / 1000) as u64 + 1);
+                let _ = w
+                    .stats
+                    .gen_late_us
+                    .record((late_ns.max(0) / 1000) as u64 + 1);
             }
         }
     }
@@ -494,7 +555,13 @@ impl State {
             }
             // SAFETY: headers point into buffers owned by self (see `new`).
             let n = unsafe {
-                libc::recvmmsg(fd, self.rxmsg.as_mut_ptr(), RX_BATCH as u32, libc::MSG_DONTWAIT, std::ptr::null_mut())
+                libc::recvmmsg(
+                    fd,
+                    self.rxmsg.as_mut_ptr(),
+                    RX_BATCH as u32,
+                    libc::MSG_DONTWAIT,
+                    std::ptr::null_mut(),
+                )
             };
             if n <= 0 {
                 return;
@@ -529,7 +596,9 @@ impl State {
             Demux::Ssrc => ssrc.wrapping_sub(1),
             Demux::SrcPort => self.port_map[port as usize],
         } as usize;
-        let Some(c) = self.chans.get_mut(idx) else { return };
+        let Some(c) = self.chans.get_mut(idx) else {
+            return;
+        };
         if pt == 101 || pt == 13 {
             return;
         }
@@ -567,7 +636,8 @@ impl State {
             None => i64::from(ts),
             Some(lt) => c.ts_ext_base + (ts.wrapping_sub(lt) as i32 as i64),
         };
-        let follows = c.last_seq.is_some() && (ts_ext - c.ts_ext_base) == (ext - c.prev_ext_seq) * 160;
+        let follows =
+            c.last_seq.is_some() && (ts_ext - c.ts_ext_base) == (ext - c.prev_ext_seq) * 160;
         if marker || !follows || c.seg_anchor.is_none() {
             flush(&mut c.seg, &mut w.stats, w.late_ns);
             c.seg_anchor = Some((rx_ns, ts_ext));
@@ -585,7 +655,10 @@ impl State {
     }
 
     fn maybe_finish(&mut self) {
-        let done = self.win.as_ref().is_some_and(|w| now_ns() > w.end_ns + 200_000_000);
+        let done = self
+            .win
+            .as_ref()
+            .is_some_and(|w| now_ns() > w.end_ns + 200_000_000);
         if !done {
             return;
         }

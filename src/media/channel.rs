@@ -36,6 +36,10 @@ pub const RTCP_INTERVAL: Duration = Duration::from_secs(5);
 /// Jitter buffer: slots and prefill (packet times).
 const JB_SLOTS: usize = 16;
 const JB_PREFILL: usize = 2;
+/// Packet times without audio (loss, late packets, jitter-buffer refill) that the in-band
+/// DTMF detector does not see: a transport gap inside a tone must not split it into two
+/// digits. Longer gaps reach the detector as silence, so a real pause still ends a digit.
+const INBAND_CONCEALED_GAP: u8 = 3;
 /// Most frames caught up in one tick after a stall; older ones are skipped.
 const MAX_CATCH_UP: u32 = 5;
 
@@ -123,6 +127,8 @@ pub struct Channel {
     events: super::event_dedup::EventDedup,
     last_rx: Instant,
     timeout_fired: bool,
+    /// Consecutive packet times without received audio (see [`INBAND_CONCEALED_GAP`]).
+    rx_gap: u8,
     next_rtcp: Instant,
     reported_packets: u32,
     stats: CallStats,
@@ -157,6 +163,7 @@ impl Channel {
             events: Default::default(),
             last_rx: first_frame,
             timeout_fired: false,
+            rx_gap: 0,
             next_rtcp: first_frame + RTCP_INTERVAL,
             reported_packets: 0,
             stats: CallStats::default(),
@@ -497,8 +504,14 @@ impl Channel {
         {
             ended = r.push_frame(&sh.rec_q, law, payload, spf);
         }
+        self.rx_gap = if len > 0 {
+            0
+        } else {
+            self.rx_gap.saturating_add(1)
+        };
+        let concealed = len == 0 && self.rx_gap <= INBAND_CONCEALED_GAP;
         let inband_on = self.remote.as_ref().is_some_and(|r| r.dtmf_pt.is_none());
-        if inband_on && (self.inband.is_some() || sh.inband_pool.is_some()) {
+        if inband_on && !concealed && (self.inband.is_some() || sh.inband_pool.is_some()) {
             let n = if len > 0 { len } else { spf };
             for i in 0..n {
                 sh.pcm[i] = if len > 0 { law.decode(sh.rx[i]) } else { 0 };

@@ -112,25 +112,47 @@ struct Routes {
 pub struct WorkerFigures {
     /// The core each worker is pinned to.
     pub cores: Vec<Option<usize>>,
+    /// The IO engine each worker runs on.
+    pub backends: Vec<crate::worker::Backend>,
     /// Each worker's published latency quantiles.
     pub latency: Vec<Arc<super::latency::LatencySnapshot>>,
 }
 
 impl WorkerFigures {
+    fn core_label(&self, worker: usize) -> String {
+        self.cores
+            .get(worker)
+            .copied()
+            .flatten()
+            .map_or("none".to_string(), |c| c.to_string())
+    }
+
     /// The figures in the Prometheus text format, one series per worker and core.
     pub fn render(&self) -> String {
         use std::fmt::Write;
         let mut out = String::new();
         let rows: Vec<_> = self.latency.iter().map(|s| s.rows()).collect();
+        let _ = writeln!(
+            out,
+            "# HELP mediagw_worker_backend The IO engine of each media worker (1 = in use)."
+        );
+        let _ = writeln!(out, "# TYPE mediagw_worker_backend gauge");
+        for (i, b) in self.backends.iter().enumerate() {
+            let name = match b {
+                crate::worker::Backend::IoUring => "io_uring",
+                crate::worker::Backend::Epoll => "epoll",
+                crate::worker::Backend::Unknown => "unknown",
+            };
+            let _ = writeln!(
+                out,
+                "mediagw_worker_backend{{worker=\"{i}\",core=\"{}\",backend=\"{name}\"}} 1",
+                self.core_label(i)
+            );
+        }
         for name in super::latency::METRIC_NAMES {
             let _ = writeln!(out, "# TYPE mediagw_worker_{name} gauge");
             for (i, worker_rows) in rows.iter().enumerate() {
-                let core = self
-                    .cores
-                    .get(i)
-                    .copied()
-                    .flatten()
-                    .map_or("none".to_string(), |c| c.to_string());
+                let core = self.core_label(i);
                 for (_, q, total, recent) in worker_rows.iter().filter(|r| r.0 == name) {
                     let _ = writeln!(
                         out,
@@ -193,8 +215,21 @@ impl MediaPlane {
             .name("media-events".into())
             .spawn(move || pump(&wrx, &done_rx, &tx))?;
         let cores = workers.handles.iter().map(|h| h.core()).collect();
+        let backends = workers.handles.iter().map(|h| h.backend()).collect();
+        for (i, h) in workers.handles.iter().enumerate() {
+            if let Some(reason) = h.fallback_reason() {
+                tracing::warn!(
+                    worker = i,
+                    "media worker runs on the epoll fallback: {reason} (see tuning/README.md)"
+                );
+            }
+        }
         Ok(MediaPlane {
-            latency: Arc::new(WorkerFigures { cores, latency }),
+            latency: Arc::new(WorkerFigures {
+                cores,
+                backends,
+                latency,
+            }),
             workers: Arc::new(workers.handles),
             routes: Mutex::new(Routes {
                 calls: HashMap::new(),

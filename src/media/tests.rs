@@ -775,3 +775,65 @@ fn tts_runs_the_configured_command_and_is_refused_without_one() {
     ));
     plane.shutdown();
 }
+
+/// µ-law frames of `ms` milliseconds of `digit`'s tone pair at the generator's level.
+fn tone_frames(digit: char, ms: u32) -> Vec<Vec<u8>> {
+    let mut g = crate::dtmf::ToneGenerator::new(digit, ms, 0).expect("digit");
+    (0..ms / 20)
+        .map(|_| {
+            let mut pcm = [0i16; 160];
+            g.tx(&mut pcm);
+            let mut f = vec![0u8; 160];
+            crate::codec::encode_ulaw(&pcm, &mut f);
+            f
+        })
+        .collect()
+}
+
+#[test]
+fn lost_packets_inside_a_tone_do_not_split_the_digit() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let factory: InbandFactory = Arc::new(|| Box::new(crate::dtmf::Detector::new()));
+    let plane = start_plane(dir.path(), 0, Some(factory));
+    let p = peer();
+    let local = open(&plane, 12);
+    plane.set_remote(12, remote(&p, None));
+    let silence = vec![0xFFu8; 160];
+    // 200 ms of '5' with packets 4 and 5 lost (a 40 ms hole, longer than the detector's
+    // release time), 200 ms of silence, 100 ms of '5' again, then silence.
+    let mut frames: Vec<Option<Vec<u8>>> = tone_frames('5', 200).into_iter().map(Some).collect();
+    frames[4] = None;
+    frames[5] = None;
+    frames.extend(std::iter::repeat_n(Some(silence.clone()), 10));
+    frames.extend(tone_frames('5', 100).into_iter().map(Some));
+    frames.extend(std::iter::repeat_n(Some(silence), 15));
+    let start = Instant::now();
+    for (i, f) in frames.iter().enumerate() {
+        let due = start + Duration::from_millis(20 * i as u64);
+        if let Some(d) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(d);
+        }
+        if let Some(f) = f {
+            send_rtp(&p, local, 0, 700 + i as u16, 160 * i as u32, i == 0, f);
+        }
+    }
+    plane.info_digit(12, '#');
+    let (_, before) = wait_for(plane.events(), |e| {
+        matches!(e, MediaEvent::Digit { digit: '#', .. })
+    });
+    let fives = before
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                MediaEvent::Digit {
+                    digit: '5',
+                    source: DigitSource::Inband,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(fives, 2, "one digit per tone, the hole bridged: {before:?}");
+    plane.shutdown();
+}
