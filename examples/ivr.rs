@@ -24,7 +24,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio_tungstenite::connect_async;
+use tokio_tungstenite::connect_async_with_config;
 use tokio_tungstenite::tungstenite::Message;
 
 struct Args {
@@ -107,7 +107,7 @@ fn today() -> String {
 #[tokio::main]
 async fn main() {
     let args = parse_args();
-    let (ws, _) = connect_async(args.url.as_str())
+    let (ws, _) = connect_async_with_config(args.url.as_str(), None, true)
         .await
         .expect("connect to the gateway");
     let (mut tx, mut rx) = ws.split();

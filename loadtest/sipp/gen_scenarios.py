@@ -254,3 +254,25 @@ write("uac_pcap_dtmf",
   </nop>
   <recv request="BYE"/>
 """ + OK_LAST)
+
+# The inbound flood of flood.sh: A-law audio from SIPp's g711a.pcap, digit 1 as RFC 2833.
+INVITE_PCMA = INVITE.replace("RTP/AVP 0 8 101", "RTP/AVP 8 101").replace("      a=rtpmap:0 PCMU/8000\n", "")
+write("load_uac_ivr",
+      "Inbound flood call (loadtest/sipp/flood.sh): offers PCMA and telephone-event; once "
+      "answered, sends A-law speech (g711a.pcap, 7 s), then digit 1 as RFC 2833 events "
+      "(dtmf_2833_1.pcap), and waits for the application, having collected the digit, to "
+      "hang up. A call whose BYE does not come within 20 s fails. The 200 OK's delay is rtd 1.",
+      INVITE_PCMA + PROVISIONAL + '  <recv response="200" rtd="true"/>\n' + ACK +
+      """  <nop>
+    <action>
+      <exec play_pcap_audio="/usr/share/sip-tester/g711a.pcap"/>
+    </action>
+  </nop>
+  <pause milliseconds="7200"/>
+  <nop>
+    <action>
+      <exec play_pcap_audio="/usr/share/sip-tester/dtmf_2833_1.pcap"/>
+    </action>
+  </nop>
+  <recv request="BYE" timeout="20000"/>
+""" + OK_LAST)

@@ -24,6 +24,9 @@ pub enum Scenario {
     Record,
     /// Answer, play `prompt`, hang up when it completes.
     PromptHangup { prompt: Value },
+    /// Answer, collect one digit over `prompt` (barge-in), count it against `expect`,
+    /// hang up (the SIPp floods of `loadtest/sipp/flood.sh`).
+    DigitThenDrop { prompt: Value, expect: String },
 }
 
 /// Counters shared with the driver.
@@ -41,6 +44,10 @@ pub struct AppCounters {
     pub dropped: AtomicU64,
     /// Digit collections running now.
     pub collecting: AtomicU64,
+    /// `DigitThenDrop`: calls that collected exactly the expected digit / something else.
+    pub digits_right: AtomicU64,
+    /// See `digits_right`.
+    pub digits_wrong: AtomicU64,
 }
 
 enum Cmd {
@@ -60,7 +67,7 @@ pub struct App {
 impl App {
     /// Connects to `url` and starts serving calls with `scenario`.
     pub async fn start(url: &str, scenario: Scenario) -> anyhow::Result<App> {
-        let (mut ws, _) = tokio_tungstenite::connect_async(url).await?;
+        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await?;
         // One round trip: once answered, the gateway offers incoming calls to us.
         let hello = json!({"jsonrpc":"2.0","id":0,"method":"sys.call.exists","params":{"res_id":"0.0.0-sys.call-0"}});
         ws.send(Message::Text(hello.to_string().into())).await?;
@@ -171,6 +178,12 @@ impl Task {
             Scenario::PromptHangup { prompt } => {
                 self.req(out, "sys.call.play_start", json!({"res_id": res, "content": prompt}))
             }
+            Scenario::DigitThenDrop { prompt, .. } => self.req(
+                out,
+                "sys.call.receive_dtmf_start",
+                json!({"res_id": res, "valid_keys": "0123456789*#", "max_keys": 1, "finish_keys": "",
+                       "first_key_timeout": 15, "play_content": prompt, "play_repeat": 0, "breaking_on_key": true}),
+            ),
         }
     }
 
@@ -244,7 +257,6 @@ impl Task {
                 return;
             }
             match method {
-                "sys.call.answer" => self.start_action(out, &res),
                 "sys.call.receive_dtmf_start" | "sys.call.record_start" | "sys.call.play_start" => {
                     self.counters.started.fetch_add(1, Ordering::Relaxed);
                     if method == "sys.call.receive_dtmf_start" {
@@ -279,6 +291,22 @@ impl Task {
                     json!({"res_id": res, "max_answer_seconds": 600}),
                 );
             }
+            "sys.call.on_receive_dtmf_completed"
+                if matches!(self.scenario, Scenario::DigitThenDrop { .. }) =>
+            {
+                let keys = p["keys"].as_str().unwrap_or("");
+                let right = matches!(&self.scenario, Scenario::DigitThenDrop { expect, .. } if expect == keys);
+                let c = if right {
+                    &self.counters.digits_right
+                } else {
+                    &self.counters.digits_wrong
+                };
+                c.fetch_add(1, Ordering::Relaxed);
+                if self.calls.contains_key(&res) {
+                    self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                    self.req(out, "sys.call.drop", json!({"res_id": res, "cause": 200}));
+                }
+            }
             "sys.call.on_receive_dtmf_completed" => {
                 let keys = p["keys"].as_str().unwrap_or("").to_string();
                 if let Some(c) = self.calls.get_mut(&res) {
@@ -294,6 +322,8 @@ impl Task {
                 }
                 self.check_harvest();
             }
+            // The call is Idle (the ACK came): the scenario can start.
+            "sys.call.on_answer_completed" if p["error"].is_null() => self.start_action(out, &res),
             "sys.call.on_play_completed" => {
                 if matches!(self.scenario, Scenario::PromptHangup { .. })
                     && self.calls.contains_key(&res)

@@ -5,10 +5,12 @@
 //! control-plane CPS with SIPp, writes the report, and prints as its last line
 //! `density: N channels/core, R% of the ceiling (C channels)`.
 //! `mediagw-load full` does the same with longer windows and more steps;
-//! `mediagw-load app --url WS [--mode ivr|record|hangup]` runs only the bench application
-//! (for `loadtest/sipp/flood.sh`).
+//! `mediagw-load app --url WS [--mode ivr|record|hangup|digit]` runs only the bench
+//! application, and `mediagw-load dial --url WS --to URI[,URI...]` only the outbound dialler
+//! (both for `loadtest/sipp/flood.sh`).
 
 mod app;
+mod dialer;
 mod gateway;
 mod ramp;
 mod report;
@@ -84,9 +86,12 @@ fn main() {
         "quick" => Opts::quick(),
         "full" => Opts::full(),
         "app" => return run_app_only(&args[1..]),
+        "dial" => return run_dial_only(&args[1..]),
         _ => {
             eprintln!(
-                "usage: mediagw-load quick|full [--out DIR] [--max N] [--no-sipp] | app --url WS [--mode ivr|record|hangup]"
+                "usage: mediagw-load quick|full [--out DIR] [--max N] [--no-sipp] [--no-echo]\n\
+                 \x20      mediagw-load app --url WS [--mode ivr|record|hangup|digit] [--expect KEYS] [--seconds S]\n\
+                 \x20      mediagw-load dial --url WS --to URI[,URI...] [--cps R] [--calls N] [--limit L] [--hold-ms MS]"
             );
             std::process::exit(2);
         }
@@ -733,13 +738,18 @@ fn run_app_only(args: &[String]) {
     let mut url = "ws://127.0.0.1:8088/rpc".to_string();
     let mut mode = "hangup".to_string();
     let mut secs = 600u64;
+    let mut expect = "1".to_string();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--url" => url = it.next().cloned().unwrap_or(url),
             "--mode" => mode = it.next().cloned().unwrap_or(mode),
             "--seconds" => secs = it.next().and_then(|v| v.parse().ok()).unwrap_or(secs),
-            _ => {}
+            "--expect" => expect = it.next().cloned().unwrap_or(expect),
+            other => {
+                eprintln!("app: unknown option {other}");
+                std::process::exit(2);
+            }
         }
     }
     let scenario = match mode.as_str() {
@@ -747,9 +757,17 @@ fn run_app_only(args: &[String]) {
             prompt: json!([["1234567890", 1, ""]]),
         },
         "record" => app::Scenario::Record,
-        _ => app::Scenario::PromptHangup {
+        "digit" => app::Scenario::DigitThenDrop {
+            prompt: json!([["1234567890", 1, ""]]),
+            expect,
+        },
+        "hangup" => app::Scenario::PromptHangup {
             prompt: json!([["1", 1, ""]]),
         },
+        other => {
+            eprintln!("app: unknown mode {other} (ivr, record, hangup, digit)");
+            std::process::exit(2);
+        }
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -766,18 +784,86 @@ fn run_app_only(args: &[String]) {
         };
         eprintln!("bench app connected to {url} ({mode}); serving for at most {secs} s");
         let end = Instant::now() + Duration::from_secs(secs);
-        while Instant::now() < end {
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            let c = &app.counters;
-            use std::sync::atomic::Ordering::Relaxed;
-            eprintln!(
-                "incoming {} started {} dropped {} released {} errors {}",
+        let c = &app.counters;
+        use std::sync::atomic::Ordering::Relaxed;
+        let line = || {
+            format!(
+                "incoming {} started {} dropped {} released {} errors {} digits_right {} digits_wrong {}",
                 c.incoming.load(Relaxed),
                 c.started.load(Relaxed),
                 c.dropped.load(Relaxed),
                 c.released.load(Relaxed),
-                c.errors.load(Relaxed)
-            );
+                c.errors.load(Relaxed),
+                c.digits_right.load(Relaxed),
+                c.digits_wrong.load(Relaxed)
+            )
+        };
+        let mut last = String::new();
+        while Instant::now() < end {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let now = line();
+            if now != last {
+                if let Some(e) = app.first_error.lock().ok().and_then(|e| e.clone()) {
+                    eprintln!("first error: {e}");
+                }
+                // One line per change, so the flood script's log ends with the final counts.
+                eprintln!("{now}");
+                last = now;
+            }
         }
     });
+}
+
+fn run_dial_only(args: &[String]) {
+    let mut plan = dialer::DialPlan {
+        url: "ws://127.0.0.1:8088/rpc".into(),
+        to: Vec::new(),
+        cps: 10.0,
+        calls: 100,
+        limit: 100,
+        hold: Duration::from_secs(2),
+        deadline: Duration::from_secs(600),
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let v = it.next().cloned().unwrap_or_default();
+        match a.as_str() {
+            "--url" => plan.url = v,
+            "--to" => {
+                plan.to = v
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            }
+            "--cps" => plan.cps = v.parse().unwrap_or(plan.cps),
+            "--calls" => plan.calls = v.parse().unwrap_or(plan.calls),
+            "--limit" => plan.limit = v.parse().unwrap_or(plan.limit),
+            "--hold-ms" => plan.hold = Duration::from_millis(v.parse().unwrap_or(2000)),
+            "--seconds" => plan.deadline = Duration::from_secs(v.parse().unwrap_or(600)),
+            other => {
+                eprintln!("dial: unknown option {other}");
+                std::process::exit(2);
+            }
+        }
+    }
+    if plan.to.is_empty() {
+        eprintln!("dial: --to URI[,URI...] is required");
+        std::process::exit(2);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    match rt.block_on(dialer::run(&plan)) {
+        Ok(s) => {
+            print!("{}", s.render());
+            std::process::exit(if s.clean() { 0 } else { 1 });
+        }
+        Err(e) => {
+            eprintln!("dial: {e}");
+            std::process::exit(1);
+        }
+    }
 }

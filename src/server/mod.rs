@@ -92,6 +92,14 @@ pub async fn run(
     };
     let app = api_ws::router(state);
     let http = tokio::spawn(async move {
+        // Events are small frames written one at a time: without TCP_NODELAY, Nagle's
+        // algorithm meets the client's delayed ACK and holds a reply for 40 ms.
+        use axum::serve::ListenerExt;
+        let api_listener = api_listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!("TCP_NODELAY on an API connection: {e}");
+            }
+        });
         if let Err(e) = axum::serve(api_listener, app).await {
             tracing::error!("API server stopped: {e}");
         }

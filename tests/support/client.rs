@@ -11,7 +11,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_config};
 
 /// How long a test waits for anything the gateway should do promptly.
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -24,7 +24,9 @@ pub struct Client {
 
 impl Client {
     pub async fn connect(url: &str) -> Client {
-        let (ws, _) = connect_async(url).await.expect("websocket connect");
+        let (ws, _) = connect_async_with_config(url, None, true)
+            .await
+            .expect("websocket connect");
         let mut c = Client {
             ws,
             events: VecDeque::new(),
