@@ -1,18 +1,62 @@
 //! Character classes and small lexical helpers of the RFC 3261 §25 grammar shared by the
 //! SIP parsers: tokens, quoted strings, comma lists and `;name=value` parameter lists.
 
+/// `TOKEN_BYTES[b]` is true when byte `b` is an RFC 3261 `token` character:
+/// `alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~"`. Every token
+/// character is ASCII, so bytes of multi-byte UTF-8 sequences are never token bytes and a
+/// byte-wise check of a `str` agrees with a char-wise one.
+static TOKEN_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        b += 1;
+    }
+    table
+};
+
+/// True for the bytes of an RFC 3261 `token` (one table look-up).
+#[inline]
+pub fn is_token_byte(b: u8) -> bool {
+    TOKEN_BYTES[usize::from(b)]
+}
+
 /// True for the characters of an RFC 3261 `token`.
 pub fn is_token_char(c: char) -> bool {
-    c.is_ascii_alphanumeric()
-        || matches!(
-            c,
-            '-' | '.' | '!' | '%' | '*' | '_' | '+' | '`' | '\'' | '~'
-        )
+    c.is_ascii() && is_token_byte(c as u8)
 }
 
 /// True when `s` is a non-empty RFC 3261 `token`.
 pub fn is_token(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(is_token_char)
+    !s.is_empty() && s.bytes().all(is_token_byte)
+}
+
+/// Length in bytes of the longest prefix of `s` made of token characters (0 when `s` does
+/// not start with one). Always a char boundary of `s`.
+pub fn token_prefix_len(s: &str) -> usize {
+    s.bytes().position(|b| !is_token_byte(b)).unwrap_or(s.len())
+}
+
+/// `s.trim()` (Unicode whitespace), quicker when the edges are ASCII, as in SIP text:
+/// ASCII whitespace is skipped byte by byte, and only a non-ASCII edge takes the general path.
+pub fn trim(s: &str) -> &str {
+    // the ASCII characters for which `char::is_whitespace` holds
+    let ascii_ws = |b: &u8| matches!(b, b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r' | b' ');
+    let s = &s[s.bytes().take_while(ascii_ws).count()..];
+    let s = match s.as_bytes().first() {
+        Some(b) if !b.is_ascii() => s.trim_start(),
+        _ => s,
+    };
+    let s = &s[..s.len() - s.bytes().rev().take_while(ascii_ws).count()];
+    match s.as_bytes().last() {
+        Some(b) if !b.is_ascii() => s.trim_end(),
+        _ => s,
+    }
 }
 
 /// True for SP and HTAB.
@@ -251,6 +295,45 @@ pub fn parse_digits(s: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trim_is_str_trim() {
+        let edges = [
+            "",
+            " ",
+            "\t",
+            "\r\n",
+            "\x0b\x0c",
+            "\u{a0}",
+            " \u{3000}\t",
+            "\u{85}x",
+            "é",
+        ];
+        for a in edges {
+            for b in edges {
+                for mid in ["", "x", "a b", "\u{a0}", "é y é"] {
+                    let s = format!("{a}{mid}{b}");
+                    assert_eq!(trim(&s), s.trim(), "{s:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn token_table_matches_the_grammar() {
+        let specials = "-.!%*_+`'~";
+        for c in (0..=0x2ffu32).filter_map(char::from_u32) {
+            let expected = c.is_ascii_alphanumeric() || specials.contains(c);
+            assert_eq!(is_token_char(c), expected, "{c:?}");
+            assert_eq!(is_token(c.encode_utf8(&mut [0; 4])), expected, "{c:?}");
+        }
+        assert!(is_token("INVITE") && is_token("a.b-c!d%e*f_g+h`i'j~k"));
+        assert!(!is_token("") && !is_token("a b") && !is_token("é") && !is_token("a:"));
+        assert_eq!(token_prefix_len("Call-ID : x"), 7);
+        assert_eq!(token_prefix_len("ab\u{e9}"), 2);
+        assert_eq!(token_prefix_len(" a"), 0);
+        assert_eq!(token_prefix_len("abc"), 3);
+    }
 
     #[test]
     fn comma_split_respects_quotes_and_angles() {

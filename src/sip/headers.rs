@@ -76,14 +76,86 @@ const KNOWN: &[(&str, Option<char>, bool)] = &[
     ("WWW-Authenticate", None, false),
 ];
 
-fn lookup(name: &str) -> Option<&'static (&'static str, Option<char>, bool)> {
-    if name.len() == 1 {
-        let c = name.chars().next()?.to_ascii_lowercase();
-        return KNOWN.iter().find(|(_, compact, _)| *compact == Some(c));
+/// `COMPACT[c - b'a']` is the index in [`KNOWN`] of the header whose compact form is the
+/// lowercase letter `c`, or [`EMPTY_SLOT`].
+const COMPACT: [u8; 26] = {
+    let mut table = [EMPTY_SLOT; 26];
+    let mut i = 0;
+    while i < KNOWN.len() {
+        if let Some(c) = KNOWN[i].1 {
+            table[(c as u8 - b'a') as usize] = i as u8;
+        }
+        i += 1;
     }
-    KNOWN
-        .iter()
-        .find(|(full, _, _)| full.eq_ignore_ascii_case(name))
+    table
+};
+
+// `COMPACT` and `NAME_SLOTS` hold indices into `KNOWN` as `u8`.
+const _: () = assert!(KNOWN.len() < EMPTY_SLOT as usize);
+
+/// Multiplier of [`name_hash`], picked so that every name of [`KNOWN`] gets a slot of its
+/// own in [`NAME_SLOTS`] (a test checks; a collision would only cost an extra probe).
+const NAME_HASH_MULT: u64 = 0x0cad_3aef_3da6_4bc1;
+
+/// Hashes a header name of two bytes or more to a slot of [`NAME_SLOTS`]: its length and its
+/// first, third and last bytes, with ASCII case folded (`| 0x20` lowercases letters; other
+/// bytes only need to hash consistently, since the look-up compares whole names).
+const fn name_hash(name: &[u8]) -> usize {
+    let len = name.len();
+    let third = if len > 2 { name[2] } else { name[len - 1] };
+    let key = (len as u64) << 32
+        | (name[0] | 0x20) as u64
+        | ((third | 0x20) as u64) << 8
+        | ((name[len - 1] | 0x20) as u64) << 16;
+    (key.wrapping_mul(NAME_HASH_MULT) >> 56) as usize
+}
+
+/// Hash table of the full names of [`KNOWN`] (open addressing, linear probing): the entry
+/// for `name` is in the run of occupied slots starting at `name_hash(name)`, if anywhere.
+/// Slots hold indices into [`KNOWN`] or [`EMPTY_SLOT`]; the table is mostly empty, so
+/// runs are short.
+const NAME_SLOTS: [u8; 256] = {
+    let mut slots = [EMPTY_SLOT; 256];
+    let mut i = 0;
+    while i < KNOWN.len() {
+        let mut slot = name_hash(KNOWN[i].0.as_bytes());
+        while slots[slot] != EMPTY_SLOT {
+            slot = (slot + 1) % slots.len();
+        }
+        slots[slot] = i as u8;
+        i += 1;
+    }
+    slots
+};
+
+/// An unused slot of [`COMPACT`] or [`NAME_SLOTS`].
+const EMPTY_SLOT: u8 = u8::MAX;
+
+/// The [`KNOWN`] entry for a header name in any case, full or compact form: one table
+/// look-up, and for a full name a comparison (usually one) with the names in its slot run.
+fn lookup(name: &str) -> Option<&'static (&'static str, Option<char>, bool)> {
+    let mut slot = match *name.as_bytes() {
+        [] => return None,
+        [c] => {
+            let letter = usize::from(c.to_ascii_lowercase().checked_sub(b'a')?);
+            return KNOWN.get(usize::from(*COMPACT.get(letter)?));
+        }
+        _ => name_hash(name.as_bytes()),
+    };
+    // ends at an empty slot: the table is never full
+    loop {
+        let entry = KNOWN.get(usize::from(NAME_SLOTS[slot]))?;
+        if same_spelling(entry.0, name) {
+            return Some(entry);
+        }
+        slot = (slot + 1) % NAME_SLOTS.len();
+    }
+}
+
+/// `full.eq_ignore_ascii_case(name)`, with a quick exact comparison first: most messages
+/// spell known names canonically.
+fn same_spelling(full: &str, name: &str) -> bool {
+    full == name || full.eq_ignore_ascii_case(name)
 }
 
 /// The canonical full name of a known header (`v` → `Via`, `call-id` → `Call-ID`).
@@ -215,6 +287,48 @@ mod tests {
         assert!(same_name("x-foo", "X-FOO"));
         assert!(!same_name("l", "Content-Type"));
         assert!(is_list("Route") && is_list("k") && !is_list("Date") && !is_list("X-Unknown"));
+    }
+
+    #[test]
+    fn every_known_name_resolves() {
+        for &(full, compact, list) in KNOWN {
+            for spelling in [full.to_string(), full.to_lowercase(), full.to_uppercase()] {
+                assert_eq!(canonical_name(&spelling), Some(full), "{spelling}");
+                assert_eq!(is_list(&spelling), list, "{spelling}");
+            }
+            if let Some(c) = compact {
+                assert_eq!(canonical_name(&c.to_string()), Some(full));
+                assert_eq!(
+                    canonical_name(&c.to_ascii_uppercase().to_string()),
+                    Some(full)
+                );
+            }
+        }
+        assert!(
+            (0..KNOWN.len())
+                .all(|i| usize::from(NAME_SLOTS[name_hash(KNOWN[i].0.as_bytes())]) == i),
+            "name_hash collisions cost extra probes: pick another NAME_HASH_MULT"
+        );
+        for unknown in [
+            "",
+            "b2",
+            "X",
+            "z",
+            "1",
+            "~",
+            "\u{e9}",
+            "Vias",
+            "Vi",
+            "Call-I",
+            "WWW-Authenticatf",
+        ] {
+            let linear = KNOWN.iter().any(|(full, compact, _)| {
+                full.eq_ignore_ascii_case(unknown)
+                    || (unknown.len() == 1
+                        && *compact == unknown.chars().next().map(|c| c.to_ascii_lowercase()))
+            });
+            assert_eq!(canonical_name(unknown).is_some(), linear, "{unknown}");
+        }
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! header access (compact forms, comma lists), typed accessors, builders and serialisation.
 //! Parsing lives in `parser.rs`, semantic checks in `validate.rs`.
 
+use std::borrow::Cow;
+
 use super::grammar::CommaSplit;
 use super::headers::{self, Reason};
 use super::method::Method;
@@ -31,8 +33,9 @@ pub enum StartLine {
 /// and the value, unfolded and trimmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
-    /// Header name.
-    pub name: String,
+    /// Header name. Known names borrow their canonical `'static` spelling, so only unknown
+    /// headers allocate one.
+    pub name: Cow<'static, str>,
     /// Header value.
     pub value: String,
 }
@@ -41,14 +44,32 @@ impl Header {
     /// A header, its name mapped to the canonical full form when known; CR and LF in the
     /// value are replaced by spaces so a value can never inject a header line.
     pub fn new(name: &str, value: &str) -> Self {
-        let name = headers::canonical_name(name).map_or_else(|| name.to_string(), str::to_string);
-        let value = if value.contains(['\r', '\n']) {
+        let value = if memchr::memchr2(b'\r', b'\n', value.as_bytes()).is_some() {
             value.replace(['\r', '\n'], " ")
         } else {
             value.to_string()
         };
-        Self { name, value }
+        Self {
+            name: stored_name(name),
+            value,
+        }
     }
+
+    /// A header read from a message: as [`Header::new`], for a value the parser already
+    /// knows to hold no CR or LF (it split the lines at them).
+    pub(super) fn parsed(name: &str, value: &str) -> Self {
+        debug_assert!(!value.contains(['\r', '\n']), "unsplit line: {value:?}");
+        Self {
+            name: stored_name(name),
+            value: value.to_string(),
+        }
+    }
+}
+
+/// The name a header is stored under: the canonical full name of a known header, borrowed,
+/// or a copy of the name as written.
+fn stored_name(name: &str) -> Cow<'static, str> {
+    headers::canonical_name(name).map_or_else(|| Cow::Owned(name.to_string()), Cow::Borrowed)
 }
 
 impl Header {
@@ -123,7 +144,7 @@ impl Message {
     pub fn response_to(req: &Message, status: u16, reason: &str) -> Message {
         let mut resp = Message::response(status, reason);
         for h in &req.headers {
-            let copy = matches!(h.name.as_str(), "Via" | "From" | "To" | "Call-ID" | "CSeq")
+            let copy = matches!(&*h.name, "Via" | "From" | "To" | "Call-ID" | "CSeq")
                 || (status == 100 && h.name == "Timestamp");
             if copy {
                 resp.headers.push(h.clone());
@@ -424,7 +445,7 @@ mod tests {
     fn response_to_copies_rfc3261_headers() {
         let req = invite();
         let r = Message::response_to(&req, 100, "Trying");
-        let names: Vec<_> = r.headers.iter().map(|h| h.name.as_str()).collect();
+        let names: Vec<_> = r.headers.iter().map(|h| &*h.name).collect();
         assert_eq!(
             names,
             ["Via", "Via", "From", "To", "Call-ID", "CSeq", "Timestamp"]

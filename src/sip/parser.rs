@@ -2,6 +2,14 @@
 //! liberal on header layout (folding, compact names, any case, LWS around colons), and exact
 //! about the UDP body: Content-Length bytes, extra bytes dropped, too few an error, the rest
 //! of the datagram when Content-Length is absent. Never panics.
+//!
+//! Built for speed on the hot path: one `memchr` sweep finds the end of the header section,
+//! a second splits it into lines (and catches bare CRs) without re-scanning each line,
+//! header names are checked against a token table and resolved with a hash look-up, known
+//! names are stored without allocating, and the usual `METHOD SP URI SP SIP/2.0` request
+//! line is split without intermediate vectors. Odd inputs take the slower general paths.
+
+use std::iter::Peekable;
 
 use super::error::ParseError;
 use super::grammar;
@@ -35,32 +43,33 @@ fn parse(buf: &[u8]) -> Result<Message, ParseError> {
     if start == buf.len() {
         return Err(ParseError::bad_request("Empty message"));
     }
-    let (head_end, body_start) =
+    let frame =
         find_head_end(buf, start).ok_or_else(|| ParseError::bad_request("Truncated header"))?;
-    let head = std::str::from_utf8(&buf[start..head_end])
+    let head = std::str::from_utf8(&buf[start..frame.head_end])
         .map_err(|_| ParseError::bad_request("Invalid UTF-8 in header"))?;
     // the last header line's own line end precedes the empty line
     let head = head.strip_suffix('\n').unwrap_or(head);
-    let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
-    if lines.clone().any(|l| l.contains('\r')) {
-        return Err(ParseError::bad_request("Bare CR in header"));
-    }
-    let first = lines.next().unwrap_or_default();
-    let (start_line, mut error) = parse_start_line(first)?;
-    let mut headers: Vec<Header> = Vec::new();
-    for line in lines {
-        if line.starts_with(grammar::is_wsp) {
-            // folded continuation: LWS is equivalent to a single SP
+    let mut lines = Lines::new(head).peekable();
+    // A bare CR anywhere in the head outranks every later error: the error paths below
+    // finish the scan with `reject_bare_cr` before returning.
+    let first = lines.next().unwrap_or(Ok("")).map_err(bare_cr)?;
+    let (start_line, mut error) = match parse_start_line(first) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            reject_bare_cr(lines)?;
+            return Err(e);
+        }
+    };
+    // one header per remaining line at most, and never more than the limit allows
+    let mut headers: Vec<Header> = Vec::with_capacity(frame.lines.min(MAX_HEADERS + 1));
+    // reused for every folded value, which is then copied once at its final size
+    let mut unfolded = String::new();
+    while let Some(line) = lines.next() {
+        let line = line.map_err(bare_cr)?;
+        if is_continuation(line) {
+            // only after a malformed line or none: a header takes its own continuations
             match headers.last_mut() {
-                Some(h) => {
-                    let more = line.trim();
-                    if !more.is_empty() {
-                        if !h.value.is_empty() {
-                            h.value.push(' ');
-                        }
-                        h.value.push_str(more);
-                    }
-                }
+                Some(h) => append_folded(&mut h.value, line),
                 None => {
                     error
                         .get_or_insert(ParseError::bad_request("Continuation line without header"));
@@ -68,16 +77,19 @@ fn parse(buf: &[u8]) -> Result<Message, ParseError> {
             }
             continue;
         }
-        match line.find(':') {
-            Some(colon) if grammar::is_token(line[..colon].trim_end_matches(grammar::is_wsp)) => {
-                let name = line[..colon].trim_end_matches(grammar::is_wsp);
-                headers.push(Header::new(name, line[colon + 1..].trim()));
+        match split_header_line(line) {
+            Some((name, mut value)) => {
+                if take_continuations(value, &mut lines, &mut unfolded) {
+                    value = &unfolded;
+                }
+                headers.push(Header::parsed(name, value));
             }
-            _ => {
+            None => {
                 error.get_or_insert(ParseError::bad_request("Malformed header line"));
             }
         }
         if headers.len() > MAX_HEADERS {
+            reject_bare_cr(lines)?;
             return Err(ParseError::bad_request("Too many headers"));
         }
     }
@@ -89,6 +101,7 @@ fn parse(buf: &[u8]) -> Result<Message, ParseError> {
     if let Some(e) = error {
         return Err(e.with_partial(msg));
     }
+    let body_start = frame.body_start;
     let available = buf.len() - body_start;
     let body_len = match content_length(&msg) {
         Ok(Some(len)) if len <= available => len,
@@ -104,19 +117,144 @@ fn parse(buf: &[u8]) -> Result<Message, ParseError> {
     Ok(msg)
 }
 
-/// Finds the empty line ending the header section: `(end of headers, start of body)`.
-/// A datagram whose last header line ends the buffer without the empty line is accepted.
-fn find_head_end(buf: &[u8], start: usize) -> Option<(usize, usize)> {
-    let mut line_start = start;
-    while let Some(nl) = buf[line_start..].iter().position(|&b| b == b'\n') {
-        let nl = line_start + nl;
-        let line = &buf[line_start..nl];
-        if line.is_empty() || line == b"\r" {
-            return Some((line_start, nl + 1));
-        }
-        line_start = nl + 1;
+/// Where the header section of a datagram ends.
+struct HeadFrame {
+    /// End of the header section: the start of the empty line (or of the body).
+    head_end: usize,
+    /// Start of the body: just after the empty line.
+    body_start: usize,
+    /// Line ends (LF) in the header section: an upper bound on its header count.
+    lines: usize,
+}
+
+/// Finds the empty line ending the header section (an LF followed by LF or CRLF) that
+/// starts at `start` (not a line end). A datagram whose last header line ends the buffer
+/// without the empty line is accepted.
+fn find_head_end(buf: &[u8], start: usize) -> Option<HeadFrame> {
+    let mut lines = 0;
+    for nl in memchr::memchr_iter(b'\n', &buf[start..]) {
+        let next = start + nl + 1;
+        lines += 1;
+        let empty_line_len = match &buf[next..] {
+            [b'\n', ..] => 1,
+            [b'\r', b'\n', ..] => 2,
+            _ => continue,
+        };
+        return Some(HeadFrame {
+            head_end: next,
+            body_start: next + empty_line_len,
+            lines,
+        });
     }
-    (line_start == buf.len()).then_some((buf.len(), buf.len()))
+    buf.ends_with(b"\n").then_some(HeadFrame {
+        head_end: buf.len(),
+        body_start: buf.len(),
+        lines,
+    })
+}
+
+/// A CR in a header section that does not end a line.
+struct BareCr;
+
+fn bare_cr(_: BareCr) -> ParseError {
+    ParseError::bad_request("Bare CR in header")
+}
+
+/// The lines of a header section (its last line end removed), in one pass: split at each
+/// LF, one CR right before the LF (or at the very end) dropped, like
+/// `split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l))`. Any other CR yields
+/// [`BareCr`] and ends the iteration.
+struct Lines<'a> {
+    head: &'a str,
+    /// Start of the next line; `None` once the last line (or an error) was yielded.
+    pos: Option<usize>,
+}
+
+impl<'a> Lines<'a> {
+    fn new(head: &'a str) -> Self {
+        Self { head, pos: Some(0) }
+    }
+}
+
+/// Scans the lines not read yet for a bare CR.
+fn reject_bare_cr<'a>(
+    mut lines: impl Iterator<Item = Result<&'a str, BareCr>>,
+) -> Result<(), ParseError> {
+    lines.try_for_each(|line| line.map(drop)).map_err(bare_cr)
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = Result<&'a str, BareCr>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let pos = self.pos?;
+        let bytes = self.head.as_bytes();
+        let Some(end) = memchr::memchr2(b'\r', b'\n', &bytes[pos..]).map(|i| pos + i) else {
+            self.pos = None;
+            return Some(Ok(&self.head[pos..]));
+        };
+        let next = match (bytes[end], bytes.get(end + 1)) {
+            (b'\n', _) => Some(end + 1),
+            (_, Some(b'\n')) => Some(end + 2),
+            (_, None) => None,
+            (_, Some(_)) => {
+                self.pos = None;
+                return Some(Err(BareCr));
+            }
+        };
+        self.pos = next;
+        // `end` is an ASCII byte, so a char boundary
+        Some(Ok(&self.head[pos..end]))
+    }
+}
+
+/// True for a folded continuation line (RFC 3261 §7.3.1): it starts with SP or HTAB.
+fn is_continuation(line: &str) -> bool {
+    line.starts_with([' ', '\t'])
+}
+
+/// Appends a continuation line to a header value: its LWS is equivalent to a single SP, and
+/// a blank continuation adds nothing.
+fn append_folded(value: &mut String, line: &str) {
+    let more = grammar::trim(line);
+    if !more.is_empty() {
+        if !value.is_empty() {
+            value.push(' ');
+        }
+        value.push_str(more);
+    }
+}
+
+/// Consumes the continuation lines following a header line whose value is `value`. When
+/// there are any, `unfolded` receives the joined value and the result is true; otherwise
+/// nothing is touched. A line with a bare CR is left for the caller to reject.
+fn take_continuations<'a>(
+    value: &str,
+    lines: &mut Peekable<Lines<'a>>,
+    unfolded: &mut String,
+) -> bool {
+    let mut folded = false;
+    while let Some(Ok(line)) = lines.next_if(|l| l.as_ref().is_ok_and(|l| is_continuation(l))) {
+        if !folded {
+            unfolded.clear();
+            unfolded.push_str(value);
+            folded = true;
+        }
+        append_folded(unfolded, line);
+    }
+    folded
+}
+
+/// Splits a (non-folded) header line `token *WSP ":" value` into the name and the trimmed
+/// value; `None` when the line has no colon or the text before it is not a token.
+fn split_header_line(line: &str) -> Option<(&str, &str)> {
+    let name_len = grammar::token_prefix_len(line);
+    let colon = name_len
+        + line.as_bytes()[name_len..]
+            .iter()
+            .position(|&b| b != b' ' && b != b'\t')?;
+    (name_len > 0 && line.as_bytes()[colon] == b':')
+        .then(|| (&line[..name_len], grammar::trim(&line[colon + 1..])))
 }
 
 /// The Content-Length value, if any; several Content-Length headers or a value that is not
@@ -142,6 +280,17 @@ fn parse_start_line(line: &str) -> Result<(StartLine, Option<ParseError>), Parse
     if line.starts_with("SIP/") || line.starts_with("sip/") {
         return parse_status_line(line).map(|s| (s, None));
     }
+    if let Some((method, uri, version)) = split_simple_request_line(line) {
+        if !grammar::is_token(method) {
+            return Err(ParseError::bad_request("Malformed start line"));
+        }
+        let error = request_line_error(uri, version);
+        let method = Method::from_token(method);
+        let uri = uri.to_string();
+        return Ok((StartLine::Request { method, uri }, error));
+    }
+    // Anything else (extra or missing spaces, tabs) is malformed, but it may still name a
+    // method and a URI worth keeping in the partial message.
     let tokens: Vec<&str> = line.split([' ', '\t']).filter(|t| !t.is_empty()).collect();
     if tokens.len() < 3 || !grammar::is_token(tokens[0]) {
         return Err(ParseError::bad_request("Malformed start line"));
@@ -152,7 +301,29 @@ fn parse_start_line(line: &str) -> Result<(StartLine, Option<ParseError>), Parse
     let strict: Vec<&str> = line.split(' ').collect();
     let error = if strict.len() != 3 || strict.iter().any(|p| p.is_empty()) {
         Some(ParseError::bad_request("Malformed Request-Line"))
-    } else if !version.eq_ignore_ascii_case("SIP/2.0") {
+    } else {
+        request_line_error(&uri, version)
+    };
+    Ok((StartLine::Request { method, uri }, error))
+}
+
+/// `method SP uri SP version` with exactly two spaces, no tab and no empty part: the usual
+/// request line, for which splitting at SP and HT and the strict split at SP agree.
+fn split_simple_request_line(line: &str) -> Option<(&str, &str, &str)> {
+    let bytes = line.as_bytes();
+    let mut spaces = memchr::memchr_iter(b' ', bytes);
+    let (sp1, sp2) = (spaces.next()?, spaces.next()?);
+    if spaces.next().is_some() || memchr::memchr(b'\t', bytes).is_some() {
+        return None;
+    }
+    let (method, uri, version) = (&line[..sp1], &line[sp1 + 1..sp2], &line[sp2 + 1..]);
+    (!method.is_empty() && !uri.is_empty() && !version.is_empty()).then_some((method, uri, version))
+}
+
+/// The error for a request line laid out as `method SP uri SP version`: an unsupported or
+/// malformed version, or a Request-URI that is not an absolute URI.
+fn request_line_error(uri: &str, version: &str) -> Option<ParseError> {
+    if !version.eq_ignore_ascii_case("SIP/2.0") {
         let looks_sip = version
             .get(..4)
             .is_some_and(|p| p.eq_ignore_ascii_case("SIP/"));
@@ -161,12 +332,11 @@ fn parse_start_line(line: &str) -> Result<(StartLine, Option<ParseError>), Parse
         } else {
             ParseError::bad_request("Malformed SIP version")
         })
-    } else if !is_absolute_uri(&uri) {
+    } else if !is_absolute_uri(uri) {
         Some(ParseError::bad_request("Malformed Request-URI"))
     } else {
         None
-    };
-    Ok((StartLine::Request { method, uri }, error))
+    }
 }
 
 fn parse_status_line(line: &str) -> Result<StartLine, ParseError> {
@@ -283,6 +453,36 @@ mod tests {
         assert!(Message::parse(b"OPTIONS sip:a@b SIP/2.0\r\nX: \xff\r\n\r\n").is_err());
         let many = format!("OPTIONS sip:a@b SIP/2.0\n{}\n", "X: y\n".repeat(600));
         assert!(Message::parse(&msg(&many)).is_err());
+    }
+
+    #[test]
+    fn error_precedence() {
+        let reason = |buf: &[u8]| Message::parse(buf).expect_err("error").reason().to_string();
+        // a bare CR anywhere in the head outranks start-line and header-count errors
+        assert_eq!(reason(b"INVITE\r\nX: a\rb\r\n\r\n"), "Bare CR in header");
+        let many = "X: y\r\n".repeat(600);
+        let late_cr = format!("OPTIONS sip:a@b SIP/2.0\r\n{many}X: a\rb\r\n\r\n");
+        assert_eq!(reason(late_cr.as_bytes()), "Bare CR in header");
+        let no_cr = format!("OPTIONS sip:a@b SIP/2.0\r\n{many}\r\n");
+        assert_eq!(reason(no_cr.as_bytes()), "Too many headers");
+        assert_eq!(
+            reason(b"OPTIONS sip:a@b SIP/2.0\r\nI: z\r\r\n\r\n"),
+            "Bare CR in header"
+        );
+        // ... but not truncation or invalid UTF-8
+        assert_eq!(
+            reason(b"OPTIONS sip:a@b SIP/2.0\r\nX: a\rb"),
+            "Truncated header"
+        );
+        assert_eq!(
+            reason(b"OPTIONS sip:a@b SIP/2.0\r\nX: a\rb\xff\r\n\r\n"),
+            "Invalid UTF-8 in header"
+        );
+        // tabs or extra spaces in a request line take the general path
+        let m = Message::parse(&msg("INVITE\tsip:a@b SIP/2.0\nCall-ID: q\n\n"));
+        let e = m.expect_err("tab");
+        assert_eq!(e.reason(), "Malformed Request-Line");
+        assert_eq!(e.partial().and_then(|p| p.request_uri()), Some("sip:a@b"));
     }
 
     #[test]

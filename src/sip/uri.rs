@@ -167,14 +167,24 @@ impl fmt::Display for SipUri {
 pub fn is_absolute_uri(s: &str) -> bool {
     match s.find(':') {
         Some(colon) => {
-            colon + 1 < s.len()
-                && grammar::is_scheme(&s[..colon])
-                && !s
-                    .chars()
-                    .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"'))
+            colon + 1 < s.len() && grammar::is_scheme(&s[..colon]) && !has_forbidden_uri_char(s)
         }
         None => false,
     }
+}
+
+/// True when `s` holds whitespace, a control character, `<`, `>` or `"`, none of which a
+/// Request-URI may contain. All-ASCII text (the usual case) is checked byte by byte.
+fn has_forbidden_uri_char(s: &str) -> bool {
+    if s.is_ascii() {
+        // ASCII whitespace and controls are the bytes up to SP, and DEL. A fold without
+        // early exit, so that it vectorises: URIs are short and nearly always clean.
+        return s.bytes().fold(false, |found, b| {
+            found | (b <= b' ') | (b == 0x7f) | (b == b'<') | (b == b'>') | (b == b'"')
+        });
+    }
+    s.chars()
+        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"'))
 }
 
 /// Splits `host[:port]`; the host is a name, an IPv4 address or a bracketed IPv6 reference.
@@ -286,5 +296,15 @@ mod tests {
         assert!(!is_absolute_uri("<sip:user@example.com>"));
         assert!(!is_absolute_uri("sip:"));
         assert!(!is_absolute_uri("noscheme"));
+    }
+
+    #[test]
+    fn forbidden_uri_chars_ascii_and_not() {
+        for c in (0..0x3001u32).filter_map(char::from_u32) {
+            let forbidden = c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"');
+            for s in [format!("sip:a{c}b"), format!("sip:\u{e9}{c}")] {
+                assert_eq!(has_forbidden_uri_char(&s), forbidden, "{s:?}");
+            }
+        }
     }
 }
