@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tests/setup.sh
 cargo fmt --all -- --check
-cargo clippy --all-targets --quiet -- -D warnings
-cargo test --all-targets 2>&1
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo test --workspace --all-targets 2>&1

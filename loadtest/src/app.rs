@@ -241,6 +241,10 @@ impl Task {
                 return;
             };
             if let Some(e) = v.get("error") {
+                // A call the load generator hung up (bisecting down) is gone: not an error.
+                if e["code"] == -32001 && !self.calls.contains_key(&res) {
+                    return;
+                }
                 self.counters.errors.fetch_add(1, Ordering::Relaxed);
                 {
                     let mut fe = self.first_error.lock().unwrap_or_else(|p| p.into_inner());

@@ -87,6 +87,19 @@ impl Gateway {
         })
     }
 
+    /// The gateway's resident memory (VmRSS), KiB; 0 when unreadable.
+    pub fn rss_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|v| v.parse().ok())
+            })
+            .unwrap_or(0)
+    }
+
     /// The API URL.
     pub fn ws_url(&self) -> String {
         format!("ws://{}/rpc", self.api)
@@ -182,4 +195,17 @@ pub fn enlarge_socket(addr: SocketAddr, bytes: i32) -> usize {
         }
     }
     changed
+}
+
+/// The largest value over the workers of `mediagw_worker_{name}` at `quantile` in the
+/// last 2 s window; 0 when absent.
+pub fn worst(metrics: &str, name: &str, quantile: &str) -> u64 {
+    let prefix = format!("mediagw_worker_{name}{{");
+    let q = format!("quantile=\"{quantile}\"");
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(&prefix) && l.contains(&q) && l.contains("window=\"2s\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .max()
+        .unwrap_or(0)
 }

@@ -79,6 +79,10 @@ pub fn series_json(s: &Series) -> Value {
             "rtt_us": {"p50": st.rtt[0], "p99": st.rtt[1], "p99.9": st.rtt[2], "max": st.rtt[3]},
             "generator_late_p99.9_us": st.gen_late_p999, "setup_missing": st.setup_missing,
             "call_setup_us": {"p50": st.setup_us[0], "p99": st.setup_us[1], "p99.9": st.setup_us[2], "max": st.setup_us[3]},
+            "gateway": st.gateway.map(|g| json!({
+                "send_deviation_p99.9_us": g.send_dev_p999_us, "tick_work_p99.9_us": g.tick_work_p999_us,
+                "packet_p99_us": g.packet_p99_us, "rss_per_channel_kib": g.rss_per_channel_kib,
+            })),
             "pass": st.pass(), "fail": st.fail,
         })).collect::<Vec<_>>(),
     })
@@ -250,6 +254,28 @@ pub fn markdown(header: &str, series: &[&Series], extra: &str) -> String {
             );
         }
         m.push('\n');
+        if s.steps.iter().any(|st| st.gateway.is_some()) {
+            let _ = writeln!(
+                m,
+                "The gateway's own figures at the end of each step (worst worker, last 2 s, from `/metrics`):\n"
+            );
+            m.push_str("| channels | send deviation from grid p99.9 µs | tick work p99.9 µs | packet handling p99 µs | RSS per channel KiB |\n");
+            m.push_str("|---:|---:|---:|---:|---:|\n");
+            for st in &s.steps {
+                if let Some(g) = st.gateway {
+                    let _ = writeln!(
+                        m,
+                        "| {} | {} | {} | {} | {:.1} |",
+                        st.n,
+                        g.send_dev_p999_us,
+                        g.tick_work_p999_us,
+                        g.packet_p99_us,
+                        g.rss_per_channel_kib
+                    );
+                }
+            }
+            m.push('\n');
+        }
     }
     m.push_str(extra);
     m

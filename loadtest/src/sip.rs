@@ -94,19 +94,21 @@ impl SipDriver {
             port = self.rtp.port()
         );
         format!(
-            "INVITE sip:ivr@{gw} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKl{idx}i\r\nMax-Forwards: 70\r\nFrom: <sip:load-{idx}@{me}>;tag=l{idx}\r\nTo: <sip:ivr@{gw}>\r\nCall-ID: {cid}\r\nCSeq: 1 INVITE\r\nContact: <sip:load-{idx}@{me}>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+            "INVITE sip:ivr@{gw} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKl{t}x{idx}i\r\nMax-Forwards: 70\r\nFrom: <sip:load-{idx}@{me}>;tag=l{t}x{idx}\r\nTo: <sip:ivr@{gw}>\r\nCall-ID: {cid}\r\nCSeq: 1 INVITE\r\nContact: <sip:load-{idx}@{me}>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
             sdp.len(),
             gw = self.gw,
             me = self.me,
+            t = self.tag,
             cid = self.call_id(idx)
         )
     }
 
     fn in_dialog(&self, method: &str, cseq: u32, cid: &str, idx: u32, to_tag: &str) -> String {
         format!(
-            "{method} sip:ivr@{gw} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKl{idx}{method}{cseq}\r\nMax-Forwards: 70\r\nFrom: <sip:load-{idx}@{me}>;tag=l{idx}\r\nTo: <sip:ivr@{gw}>;tag={to_tag}\r\nCall-ID: {cid}\r\nCSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n",
+            "{method} sip:ivr@{gw} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKl{t}x{idx}{method}{cseq}\r\nMax-Forwards: 70\r\nFrom: <sip:load-{idx}@{me}>;tag=l{t}x{idx}\r\nTo: <sip:ivr@{gw}>;tag={to_tag}\r\nCall-ID: {cid}\r\nCSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n",
             gw = self.gw,
-            me = self.me
+            me = self.me,
+            t = self.tag
         )
     }
 
@@ -218,10 +220,10 @@ impl SipDriver {
                 leg.done = true;
                 self.failures.push(code);
             }
-            let (idx, me, gw) = (leg.idx, self.me, self.gw);
+            let (idx, me, gw, t) = (leg.idx, self.me, self.gw, self.tag);
             let to = header(msg, "To").unwrap_or("");
             let ack = format!(
-                "ACK sip:ivr@{gw} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKl{idx}i\r\nMax-Forwards: 70\r\nFrom: <sip:load-{idx}@{me}>;tag=l{idx}\r\nTo: {to}\r\nCall-ID: {cid}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+                "ACK sip:ivr@{gw} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKl{t}x{idx}i\r\nMax-Forwards: 70\r\nFrom: <sip:load-{idx}@{me}>;tag=l{t}x{idx}\r\nTo: {to}\r\nCall-ID: {cid}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
             );
             let _ = self.sock.send_to(ack.as_bytes(), gw).await;
             return None;
@@ -257,11 +259,18 @@ impl SipDriver {
 
     /// Sends BYE on every established call and waits (bounded) for the answers.
     pub async fn hangup_all(&mut self, limit: Duration) -> usize {
+        self.hangup_from(0, limit).await
+    }
+
+    /// Sends BYE on the established calls of channels `from..` and waits (bounded) for the
+    /// answers; those channels can then be placed again (with new Call-IDs, branches and
+    /// tags). Returns how many calls were hung up.
+    pub async fn hangup_from(&mut self, from: u32, limit: Duration) -> usize {
         let mut pending = std::collections::HashSet::new();
         let legs: Vec<(String, u32, String)> = self
             .legs
             .iter()
-            .filter(|(_, l)| !l.done)
+            .filter(|(_, l)| !l.done && l.idx >= from)
             .filter_map(|(c, l)| Some((c.clone(), l.idx, l.to_tag.clone()?)))
             .collect();
         for (cid, idx, tag) in &legs {
@@ -288,9 +297,9 @@ impl SipDriver {
                 }
             }
         }
-        for l in self.legs.values_mut() {
-            l.done = true;
-        }
+        self.legs.retain(|_, l| l.idx < from);
+        // A new generation: identifiers of calls placed from now on never repeat old ones.
+        self.tag = self.tag.wrapping_add(1 << 22);
         legs.len() - pending.len()
     }
 

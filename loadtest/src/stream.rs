@@ -43,6 +43,8 @@ pub enum Ctl {
         digits: Vec<(u32, Vec<DigitPlan>)>,
         reply: Sender<WindowStats>,
     },
+    /// Stop streaming to channels `n..` (their calls are being hung up).
+    Truncate(u32),
     /// Stop the thread.
     Stop,
 }
@@ -357,6 +359,16 @@ impl State {
         }
     }
 
+    fn truncate(&mut self, n: u32) {
+        for slot in &mut self.slots {
+            slot.retain(|&i| i < n);
+        }
+        for c in self.chans.iter().skip(n as usize) {
+            self.port_map[usize::from(u16::from_be(c.dest.sin_port))] = u32::MAX;
+        }
+        self.chans.truncate(n as usize);
+    }
+
     fn run(&mut self, ctl: &Receiver<Ctl>) {
         let t0 = now_ns();
         let mut slot_no: u64 = 0;
@@ -366,6 +378,7 @@ impl State {
             while let Ok(m) = ctl.try_recv() {
                 match m {
                     Ctl::Add(l) => self.add(l),
+                    Ctl::Truncate(n) => self.truncate(n),
                     Ctl::Stop => return,
                     Ctl::Window {
                         warmup,
