@@ -328,13 +328,12 @@ impl Task {
             }
             // The call is Idle (the ACK came): the scenario can start.
             "sys.call.on_answer_completed" if p["error"].is_null() => self.start_action(out, &res),
-            "sys.call.on_play_completed" => {
+            "sys.call.on_play_completed"
                 if matches!(self.scenario, Scenario::PromptHangup { .. })
-                    && self.calls.contains_key(&res)
-                {
-                    self.counters.dropped.fetch_add(1, Ordering::Relaxed);
-                    self.req(out, "sys.call.drop", json!({"res_id": res, "cause": 200}));
-                }
+                    && self.calls.contains_key(&res) =>
+            {
+                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                self.req(out, "sys.call.drop", json!({"res_id": res, "cause": 200}));
             }
             "sys.call.on_released" => {
                 self.counters.released.fetch_add(1, Ordering::Relaxed);

@@ -13,7 +13,7 @@ use tokio::net::UdpSocket;
 /// Does channel `idx` send its digits as RFC 4733 events (even channels) rather than
 /// in-band tones (odd channels)?
 pub fn rfc4733_channel(idx: u32) -> bool {
-    idx % 2 == 0
+    idx.is_multiple_of(2)
 }
 
 /// One established call.
