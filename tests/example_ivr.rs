@@ -124,6 +124,8 @@ fn ivr_example_script_reads_records_plays_back_collects_and_hangs_up() {
     ua.send_digit('#', 101);
     wait_for("phase PlayBack");
     wait_for("phase Collect");
+    // Digits count once the collection runs: wait for the gateway's reply to the request.
+    wait_for("sys.call.receive_dtmf_start");
     ua.send_digit('4', 101);
     ua.send_digit('2', 101);
     ua.send_digit('#', 101);

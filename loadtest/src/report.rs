@@ -180,33 +180,50 @@ pub fn plot_latency(path: &Path, series: &[&Series]) -> Result<(), Box<dyn std::
 /// Bars: channels held per series (the ceiling and the gateway).
 pub fn plot_density(path: &Path, series: &[&Series]) -> Result<(), Box<dyn std::error::Error>> {
     register_font()?;
-    let root = BitMapBackend::new(path, (900, 420)).into_drawing_area();
+    let root = BitMapBackend::new(path, (900, 120 + 70 * series.len() as u32)).into_drawing_area();
     root.fill(&WHITE)?;
     let max = series.iter().map(|s| s.held).max().unwrap_or(1).max(1);
+    let ceiling = series
+        .iter()
+        .filter(|s| s.name.starts_with("echo"))
+        .map(|s| s.held)
+        .max()
+        .unwrap_or(0);
+    let n = series.len() as f64;
     let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "channels per core held with zero loss, zero late frames",
-            ("sans-serif", 20),
-        )
+        .caption("channels per core held with zero loss, zero late frames", ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(40)
-        .y_label_area_size(160)
-        .build_cartesian_2d(0u32..max + max / 5, 0..series.len())?;
+        .y_label_area_size(10)
+        .build_cartesian_2d(0f64..f64::from(max) * 1.2, 0f64..n)?;
     chart
         .configure_mesh()
         .disable_y_mesh()
-        .y_label_formatter(&|i| series.get(*i).map(|s| s.name.clone()).unwrap_or_default())
-        .y_labels(series.len())
+        .y_labels(0)
         .x_desc("channels")
         .draw()?;
     chart.draw_series(series.iter().enumerate().map(|(i, s)| {
-        let c = if s.name.starts_with("echo") {
-            BLUE.mix(0.6)
-        } else {
-            RED.mix(0.6)
-        };
-        Rectangle::new([(0, i), (s.held, i + 1)], c.filled())
+        let c = if s.name.starts_with("echo") { BLUE.mix(0.5) } else { RED.mix(0.5) };
+        let y = n - 1.0 - i as f64;
+        Rectangle::new([(0.0, y + 0.15), (f64::from(s.held), y + 0.85)], c.filled())
     }))?;
+    chart.draw_series(series.iter().enumerate().map(|(i, s)| {
+        let y = n - 1.0 - i as f64;
+        Text::new(
+            format!("{}: {} channels", s.name, s.held),
+            (f64::from(max) * 0.02, y + 0.62),
+            ("sans-serif", 16),
+        )
+    }))?;
+    if ceiling > 0 {
+        let bar = 0.9 * f64::from(ceiling);
+        chart.draw_series(std::iter::once(PathElement::new(vec![(bar, 0.0), (bar, n)], BLACK.stroke_width(2))))?;
+        chart.draw_series(std::iter::once(Text::new(
+            "90% of the ceiling",
+            (bar, n - 0.08),
+            ("sans-serif", 14),
+        )))?;
+    }
     root.present()?;
     Ok(())
 }
