@@ -191,7 +191,10 @@ pub fn plot_density(path: &Path, series: &[&Series]) -> Result<(), Box<dyn std::
         .unwrap_or(0);
     let n = series.len() as f64;
     let mut chart = ChartBuilder::on(&root)
-        .caption("channels per core held with zero loss, zero late frames", ("sans-serif", 20))
+        .caption(
+            "channels per core held with zero loss, zero late frames",
+            ("sans-serif", 20),
+        )
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(10)
@@ -203,7 +206,11 @@ pub fn plot_density(path: &Path, series: &[&Series]) -> Result<(), Box<dyn std::
         .x_desc("channels")
         .draw()?;
     chart.draw_series(series.iter().enumerate().map(|(i, s)| {
-        let c = if s.name.starts_with("echo") { BLUE.mix(0.5) } else { RED.mix(0.5) };
+        let c = if s.name.starts_with("echo") {
+            BLUE.mix(0.5)
+        } else {
+            RED.mix(0.5)
+        };
         let y = n - 1.0 - i as f64;
         Rectangle::new([(0.0, y + 0.15), (f64::from(s.held), y + 0.85)], c.filled())
     }))?;
@@ -217,7 +224,10 @@ pub fn plot_density(path: &Path, series: &[&Series]) -> Result<(), Box<dyn std::
     }))?;
     if ceiling > 0 {
         let bar = 0.9 * f64::from(ceiling);
-        chart.draw_series(std::iter::once(PathElement::new(vec![(bar, 0.0), (bar, n)], BLACK.stroke_width(2))))?;
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(bar, 0.0), (bar, n)],
+            BLACK.stroke_width(2),
+        )))?;
         chart.draw_series(std::iter::once(Text::new(
             "90% of the ceiling",
             (bar, n - 0.08),
