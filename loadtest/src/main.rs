@@ -129,11 +129,7 @@ fn main() {
     if cores < 2 {
         o.gen_core = 0;
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let rt = runtime();
     let t0 = Instant::now();
 
     // 1. The ceiling: the same generator against bare echoes.
@@ -820,11 +816,7 @@ fn run_app_only(args: &[String]) {
             std::process::exit(2);
         }
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = runtime();
     rt.block_on(async {
         let app = match app::App::start(&url, scenario).await {
             Ok(a) => a,
@@ -902,11 +894,7 @@ fn run_dial_only(args: &[String]) {
         eprintln!("dial: --to URI[,URI...] is required");
         std::process::exit(2);
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = runtime();
     match rt.block_on(dialer::run(&plan)) {
         Ok(s) => {
             print!("{}", s.render());
@@ -917,4 +905,14 @@ fn run_dial_only(args: &[String]) {
             std::process::exit(1);
         }
     }
+}
+
+/// The generator's async runtime: one thread for SIP, the API client and the driver (the
+/// RTP streamer runs on its own pinned thread).
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
 }
