@@ -110,6 +110,9 @@ fn ivr_example_script_reads_records_plays_back_collects_and_hangs_up() {
     let mut ua = support::ua::Ua::invite(gw.sip, 0, true);
     ua.wait_answer();
     wait_for("phase Record");
+    // Every packet of the number prompt has arrived by now (its completion event travelled
+    // through the gateway and the example); the beep's 8 packets come next.
+    let before_beep = ua.packets(0).len();
     let path_line = wait_for("sys.call.record_start");
     let path = path_line
         .split("-> \"")
@@ -119,7 +122,11 @@ fn ivr_example_script_reads_records_plays_back_collects_and_hangs_up() {
         .to_string();
     // Say something for 1 s, then end the message with '#'.
     let frames: Vec<Vec<u8>> = (0..50).map(|i| vec![(i * 3) as u8 | 0x10; 160]).collect();
-    std::thread::sleep(std::time::Duration::from_millis(300)); // the beep
+    // The recording starts when the beep ends: wait (bounded) for its packets.
+    ua.wait_packets(
+        0,
+        before_beep + mediagw::media::record::BEEP_MS as usize / 20,
+    );
     ua.stream(0, &frames);
     ua.send_digit('#', 101);
     wait_for("phase PlayBack");
