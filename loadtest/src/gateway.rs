@@ -100,6 +100,11 @@ impl Gateway {
             .unwrap_or(0)
     }
 
+    /// The gateway's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The API URL.
     pub fn ws_url(&self) -> String {
         format!("ws://{}/rpc", self.api)

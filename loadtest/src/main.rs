@@ -12,6 +12,7 @@
 mod app;
 mod dialer;
 mod gateway;
+mod profile;
 mod ramp;
 mod report;
 mod sip;
@@ -51,8 +52,8 @@ struct Opts {
 impl Opts {
     fn quick() -> Self {
         Opts {
-            window: Duration::from_millis(2500),
-            warmup: Duration::from_millis(700),
+            window: Duration::from_millis(2000),
+            warmup: Duration::from_millis(600),
             late_ms: 20,
             start_n: 250,
             growth: 1.8,
@@ -186,7 +187,7 @@ fn main() {
 
     // 2. The gateway with the IVR scenario.
     let workers = 1usize;
-    let (s_gw, metrics, cps) = rt.block_on(gateway_runs(&o, workers));
+    let (s_gw, metrics, cps, prof) = rt.block_on(gateway_runs(&o, workers));
 
     let ceiling = s_plain
         .held
@@ -262,6 +263,10 @@ fn main() {
             extra.push('\n');
         }
         extra.push_str("```\n");
+    }
+    match &prof {
+        Some(p) => extra.push_str(&format!("\n{p}")),
+        None => extra.push_str("\n## Profile\n\nn/a: perf missing or not permitted.\n"),
     }
     let _ = std::fs::write(
         o.out.join("report.md"),
@@ -441,7 +446,10 @@ fn digit_plans(n: u32, frames: u32, rng: &mut impl Rng) -> Vec<(u32, Vec<DigitPl
         .collect()
 }
 
-async fn gateway_runs(o: &Opts, workers: usize) -> (Series, String, Option<(u32, String)>) {
+async fn gateway_runs(
+    o: &Opts,
+    workers: usize,
+) -> (Series, String, Option<(u32, String)>, Option<String>) {
     let name = "gateway-ivr".to_string();
     let empty = |why: &str| {
         eprintln!("gateway run impossible: {why}");
@@ -452,6 +460,7 @@ async fn gateway_runs(o: &Opts, workers: usize) -> (Series, String, Option<(u32,
                 held: 0,
             },
             String::new(),
+            None,
             None,
         )
     };
@@ -563,6 +572,7 @@ async fn gateway_runs(o: &Opts, workers: usize) -> (Series, String, Option<(u32,
                     },
                     metrics,
                     None,
+                    None,
                 );
             };
             let mut s = step_from(live, &w, o.late_ms);
@@ -624,6 +634,11 @@ async fn gateway_runs(o: &Opts, workers: usize) -> (Series, String, Option<(u32,
     app.close().await;
     drop((sipd, st, gw));
     let h = held(&steps);
+    let prof = if h > 0 {
+        profile_at(o, workers, h).await
+    } else {
+        None
+    };
     // The control plane is measured on a fresh gateway, whatever the ramp left behind.
     let cps = match o.sipp.then(|| gateway::Gateway::start(workers, 19_998)) {
         Some(Ok(gw)) => control_plane(&gw).await,
@@ -641,7 +656,36 @@ async fn gateway_runs(o: &Opts, workers: usize) -> (Series, String, Option<(u32,
         },
         metrics,
         cps,
+        prof,
     )
+}
+
+/// Profiles a fresh gateway carrying `n` IVR channels (the count that held).
+async fn profile_at(o: &Opts, workers: usize, n: u32) -> Option<String> {
+    if std::process::Command::new("perf")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("perf missing (Debian: linux-perf): no profile in the report");
+        return None;
+    }
+    let mut rig = Rig::start(o, workers).await.ok()?;
+    let limit = Duration::from_secs_f64(f64::from(n) / f64::from(o.cps) + 10.0);
+    let est = rig.sipd.place(0..n, o.cps, limit).await;
+    let add: Vec<(u32, SocketAddr)> = est.iter().map(|e| (e.idx, e.rtp)).collect();
+    let _ = rig.st.ctl.send(stream::Ctl::Add(add));
+    rig.app
+        .wait_collecting(u64::from(n), Duration::from_secs(10))
+        .await;
+    eprintln!("profiling the gateway at {n} channels");
+    let p = profile::worker_profile(rig.gw.pid(), Duration::from_secs(3), &rig.gw.dir).await;
+    rig.sipd.hangup_all(Duration::from_secs(10)).await;
+    p.map(|p| {
+        format!(
+            "## Where the worker's time goes at {n} channels (`perf record -e cpu-clock`)\n\n{p}\n"
+        )
+    })
 }
 
 /// Everything a gateway run needs: the gateway, the bench application, the RTP
@@ -698,7 +742,7 @@ async fn control_plane(gw: &gateway::Gateway) -> Option<(u32, String)> {
     .ok()?;
     let mut best: Option<(u32, String)> = None;
     let start = Instant::now();
-    for rate in [50u32, 100, 200, 400, 800, 1200, 1600, 2000] {
+    for rate in [100u32, 400, 800, 1200, 1600, 2000] {
         if start.elapsed() > Duration::from_secs(40) {
             break;
         }
