@@ -386,8 +386,7 @@ fn ramp_echo(name: &str, target: SocketAddr, o: &Opts) -> Series {
                 .send(stream::Ctl::Add((have..n).map(|i| (i, target)).collect()));
         }
         have = n;
-        let streamer = &st;
-        let Some(w) = streamer.window(o.warmup, o.window, o.late_ms, Vec::new()) else {
+        let Some(w) = st.window(o.warmup, o.window, o.late_ms, Vec::new()) else {
             break;
         };
         let mut s = step_from(n, &w, o.late_ms);
@@ -395,7 +394,7 @@ fn ramp_echo(name: &str, target: SocketAddr, o: &Opts) -> Series {
             // The machine may be shared: a small failure counts only when a second window
             // confirms it.
             eprintln!("{name}: {n} channels: {} (confirming)", s.fail);
-            if let Some(w2) = streamer.window(Duration::ZERO, o.window, o.late_ms, Vec::new()) {
+            if let Some(w2) = st.window(Duration::ZERO, o.window, o.late_ms, Vec::new()) {
                 let s2 = step_from(n, &w2, o.late_ms);
                 if s2.pass() {
                     s = s2;

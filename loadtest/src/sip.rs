@@ -257,20 +257,14 @@ impl SipDriver {
         Some(Established { idx, rtp, setup })
     }
 
-    /// Sends BYE on every established call and waits (bounded) for the answers.
+    /// Sends BYE on every established call and waits (bounded) for the answers; returns
+    /// how many were hung up.
     pub async fn hangup_all(&mut self, limit: Duration) -> usize {
-        self.hangup_from(0, limit).await
-    }
-
-    /// Sends BYE on the established calls of channels `from..` and waits (bounded) for the
-    /// answers; those channels can then be placed again (with new Call-IDs, branches and
-    /// tags). Returns how many calls were hung up.
-    pub async fn hangup_from(&mut self, from: u32, limit: Duration) -> usize {
         let mut pending = std::collections::HashSet::new();
         let legs: Vec<(String, u32, String)> = self
             .legs
             .iter()
-            .filter(|(_, l)| !l.done && l.idx >= from)
+            .filter(|(_, l)| !l.done)
             .filter_map(|(c, l)| Some((c.clone(), l.idx, l.to_tag.clone()?)))
             .collect();
         for (cid, idx, tag) in &legs {
@@ -297,9 +291,9 @@ impl SipDriver {
                 }
             }
         }
-        self.legs.retain(|_, l| l.idx < from);
-        // A new generation: identifiers of calls placed from now on never repeat old ones.
-        self.tag = self.tag.wrapping_add(1 << 22);
+        for l in self.legs.values_mut() {
+            l.done = true;
+        }
         legs.len() - pending.len()
     }
 
