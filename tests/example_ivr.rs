@@ -9,20 +9,28 @@ use std::process::{Child, Command, Stdio};
 use support::gateway::Gateway;
 use support::sipp::Sipp;
 
+/// The example's executable, built once per test process. `cargo test` builds examples
+/// under hashed names only, so on a clean checkout the first call compiles it (tens of
+/// seconds on a loaded 2-core machine): every test calls this before it starts anything
+/// with a deadline (a SIPp scenario's global timeout, a wait for an event).
 fn example_binary() -> PathBuf {
-    // target/<profile>/deps/<this test> -> target/<profile>/examples/ivr
-    let exe = std::env::current_exe().expect("test path");
-    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-    let bin = dir.join("examples").join("ivr");
-    if !bin.exists() {
-        let st = Command::new(env!("CARGO"))
-            .args(["build", "--example", "ivr"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo build --example ivr");
-        assert!(st.success());
-    }
-    bin
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        // target/<profile>/deps/<this test> -> target/<profile>/examples/ivr
+        let exe = std::env::current_exe().expect("test path");
+        let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+        let bin = dir.join("examples").join("ivr");
+        if !bin.exists() {
+            let st = Command::new(env!("CARGO"))
+                .args(["build", "--example", "ivr"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .status()
+                .expect("cargo build --example ivr");
+            assert!(st.success(), "cargo build --example ivr failed");
+        }
+        bin
+    })
+    .clone()
 }
 
 struct Kill(Child);
@@ -35,9 +43,10 @@ impl Drop for Kill {
 
 #[test]
 fn ivr_example_answers_and_hangs_up() {
+    let ivr = example_binary();
     let gw = Gateway::start("");
     let _ivr = Kill(
-        Command::new(example_binary())
+        Command::new(ivr)
             .args(["--url", &gw.ws_url(), "--hangup-after", "1"])
             .stdout(Stdio::null())
             .spawn()
@@ -51,10 +60,12 @@ fn ivr_example_answers_and_hangs_up() {
 
 #[test]
 fn ivr_example_dials_out() {
+    // Built before SIPp starts: the scenario's 40 s timeout runs from SIPp's start.
+    let ivr = example_binary();
     let uas = Sipp::uas("uas_answer_wait_bye", &[]);
     let gw = Gateway::start("");
     let _ivr = Kill(
-        Command::new(example_binary())
+        Command::new(ivr)
             .args([
                 "--url",
                 &gw.ws_url(),
@@ -73,8 +84,9 @@ fn ivr_example_dials_out() {
 #[test]
 fn ivr_example_script_reads_records_plays_back_collects_and_hangs_up() {
     use std::io::BufRead;
+    let ivr = example_binary();
     let gw = Gateway::start("");
-    let mut child = Command::new(example_binary())
+    let mut child = Command::new(ivr)
         .args(["--url", &gw.ws_url(), "--script"])
         .stdout(Stdio::piped())
         .spawn()
