@@ -467,7 +467,12 @@ fn close_call_ends_the_recording_first_with_a_valid_file() {
     let MediaEvent::Closed { stats, .. } = ev else {
         unreachable!()
     };
-    assert!(stats.packets_in >= 20, "{stats:?}");
+    // The voiced frames all arrived (the recording holds them below); the close may
+    // overtake the last of the silent tail still in the socket on a loaded machine.
+    assert!(
+        (frames.len() as u64..=20).contains(&stats.packets_in),
+        "{stats:?}"
+    );
     let audio = wav::decode(&std::fs::read(&path).expect("read")).expect("valid");
     let (_, data) = audio.encoded.expect("µ-law");
     assert_eq!(voiced_frames(&data, 0xFF), frames.concat());
