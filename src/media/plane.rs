@@ -138,11 +138,7 @@ impl WorkerFigures {
         );
         let _ = writeln!(out, "# TYPE mediagw_worker_backend gauge");
         for (i, b) in self.backends.iter().enumerate() {
-            let name = match b {
-                crate::worker::Backend::IoUring => "io_uring",
-                crate::worker::Backend::Epoll => "epoll",
-                crate::worker::Backend::Unknown => "unknown",
-            };
+            let name = b.name();
             let _ = writeln!(
                 out,
                 "mediagw_worker_backend{{worker=\"{i}\",core=\"{}\",backend=\"{name}\"}} 1",

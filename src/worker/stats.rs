@@ -21,6 +21,15 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// The engine's name as logs and metrics labels spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Unknown => "unknown",
+            Backend::IoUring => "io_uring",
+            Backend::Epoll => "epoll",
+        }
+    }
+
     fn to_u64(self) -> u64 {
         match self {
             Backend::Unknown => 0,
