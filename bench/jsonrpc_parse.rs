@@ -12,7 +12,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use mediagw::api::jsonrpc::{Frame, frame_from_value, parse_frame};
+use mediagw::api::jsonrpc::{RpcFrame, frame_from_value, parse_frame};
 use mediagw::api::methods::{ApiRequest, decode};
 use serde::Deserialize;
 use serde_json::Value;
@@ -54,15 +54,15 @@ struct Envelope {
 }
 
 /// Decodes every valid request of a frame; returns how many decoded.
-fn decode_frame(frame: Frame) -> usize {
+fn decode_frame(frame: RpcFrame) -> usize {
     let one = |e: Result<mediagw::api::jsonrpc::RawRequest, _>| -> Option<ApiRequest> {
         let req = e.ok()?;
         decode(&req.method, req.params).ok()
     };
     match frame {
-        Frame::Single(e) => usize::from(one(e).is_some()),
-        Frame::Batch(v) => v.into_iter().filter_map(one).count(),
-        Frame::Error(_) => 0,
+        RpcFrame::Single(e) => usize::from(one(e).is_some()),
+        RpcFrame::Batch(v) => v.into_iter().filter_map(one).count(),
+        RpcFrame::Error(_) => 0,
     }
 }
 

@@ -27,32 +27,24 @@ use serde_json::{Value, json};
 use tokio_tungstenite::connect_async_with_config;
 use tokio_tungstenite::tungstenite::Message;
 
+/// A small IVR-style client of the mediagw sys.call API: answers every incoming call,
+/// optionally runs a voice menu on it, optionally places one outbound call.
+#[derive(clap::Parser, Debug)]
+#[command(name = "ivr")]
 struct Args {
+    /// The gateway's JSON-RPC WebSocket.
+    #[arg(long, value_name = "URL", default_value = "ws://127.0.0.1:8088/rpc")]
     url: String,
+    /// Hang each call up after this many seconds (without --script; and the dialled call).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     hangup_after: u64,
+    /// Also place one outbound call to this SIP URI.
+    #[arg(long, value_name = "URI")]
     dial: Option<String>,
+    /// Run the voice menu on each answered call (read number, record, play back, date,
+    /// collect digits, hang up).
+    #[arg(long)]
     script: bool,
-}
-
-fn parse_args() -> Args {
-    let mut a = Args {
-        url: "ws://127.0.0.1:8088/rpc".into(),
-        hangup_after: 10,
-        dial: None,
-        script: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
-        match flag.as_str() {
-            "--url" => a.url = value(),
-            "--hangup-after" => a.hangup_after = value().parse().expect("seconds"),
-            "--dial" => a.dial = Some(value()),
-            "--script" => a.script = true,
-            other => panic!("unknown flag {other}"),
-        }
-    }
-    a
 }
 
 /// Where a call is in the voice menu.
@@ -106,7 +98,7 @@ fn today() -> String {
 
 #[tokio::main]
 async fn main() {
-    let args = parse_args();
+    let args = <Args as clap::Parser>::parse();
     let (ws, _) = connect_async_with_config(args.url.as_str(), None, true)
         .await
         .expect("connect to the gateway");
@@ -134,7 +126,12 @@ async fn main() {
                 out.push(rpc.request("sys.call.drop", json!({"res_id": res_id}), &res_id));
             }
             msg = rx.next() => {
-                let Some(Ok(Message::Text(text))) = msg else { break };
+                let text = match msg {
+                    Some(Ok(Message::Text(text))) => text,
+                    // Pings (answered by the library), pongs, binary: nothing to do.
+                    Some(Ok(_)) => continue,
+                    None | Some(Err(_)) => break,
+                };
                 let v: Value = serde_json::from_str(&text).expect("JSON from the gateway");
                 // A response to one of our requests.
                 if let Some(id) = v.get("id").and_then(Value::as_u64) {

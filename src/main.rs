@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use mediagw::config::Config;
+use mediagw::server::Control;
 
-#[derive(Parser, Debug)]
+#[derive(Parser, Debug, Clone)]
 #[command(
     name = "mediagw",
     version,
@@ -32,11 +33,21 @@ struct Cli {
     /// Print the effective configuration as TOML and exit.
     #[arg(long)]
     print_config: bool,
+    /// Log lines as text, or as one JSON object per line (fields and the current span's
+    /// fields, such as a call's res_id and call_id, as keys).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Option<Command>,
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug, Clone)]
 enum Command {
     /// Print the DTMF digits found in a WAV recording.
     DtmfDetect {
@@ -49,7 +60,7 @@ enum Command {
 
 fn effective_config(cli: &Cli) -> anyhow::Result<Config> {
     let mut cfg = match &cli.config {
-        Some(path) => Config::load(path)?,
+        Some(path) => mediagw::config_file::load(path)?,
         None => Config::default(),
     };
     if let Some(a) = cli.sip_listen {
@@ -70,14 +81,29 @@ fn effective_config(cli: &Cli) -> anyhow::Result<Config> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MEDIAGW_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MEDIAGW_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    match cli.log_format {
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init(),
+    }
+    // A panic is logged like every other line (JSON too); the engine and the workers
+    // catch it where it cannot take down more than one call.
+    std::panic::set_hook(Box::new(|info| {
+        let text = info.to_string().replace('\n', " ");
+        tracing::error!("panic: {text}");
+    }));
     if let Some(Command::DtmfDetect { file, digits }) = &cli.command {
         return mediagw::tools::dtmf_detect(file, *digits);
     }
@@ -91,15 +117,35 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let shutdown = async {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .expect("SIGTERM handler");
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {},
-                _ = term.recv() => {},
-            }
-        };
-        mediagw::server::run(cfg, shutdown, |_| {}).await
+        let (control, controls) = tokio::sync::mpsc::channel(8);
+        tokio::spawn(signals(control, cli));
+        mediagw::server::run(cfg, controls, |_| {}).await
     })
+}
+
+/// Turns the process's signals into what they ask of the gateway: SIGTERM and SIGINT
+/// drain it (a second one ends the drain at once); SIGHUP reads the configuration again
+/// (the file, then the flags over it, as at start).
+async fn signals(control: tokio::sync::mpsc::Sender<Control>, cli: Cli) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        tracing::error!("cannot install the signal handlers");
+        return;
+    };
+    loop {
+        let what = tokio::select! {
+            _ = term.recv() => Control::Terminate,
+            _ = int.recv() => Control::Terminate,
+            _ = hup.recv() => Control::Reload(
+                effective_config(&cli).map(Box::new).map_err(|e| format!("{e:#}")),
+            ),
+        };
+        if control.send(what).await.is_err() {
+            return;
+        }
+    }
 }

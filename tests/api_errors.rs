@@ -2,12 +2,8 @@
 //! parameter or resource it names, batches, notifications, token auth, /healthz and
 //! /metrics, and refused requests leaving the call as it was.
 
-mod support;
-
+use mediagw_testkit::{Client, Sipp, start_gateway};
 use serde_json::{Value, json};
-use support::client::Client;
-use support::gateway::Gateway;
-use support::sipp::Sipp;
 
 fn res(v: &Value) -> String {
     v["res_id"].as_str().expect("res_id").to_string()
@@ -15,7 +11,7 @@ fn res(v: &Value) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn framing_errors() {
-    let gw = Gateway::start("");
+    let gw = start_gateway!("");
     let mut c = Client::connect(&gw.ws_url()).await;
     c.send_text("{not json").await;
     let r = c.next_reply().await;
@@ -53,7 +49,7 @@ async fn framing_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_params_name_the_parameter() {
-    let gw = Gateway::start("");
+    let gw = start_gateway!("");
     let mut c = Client::connect(&gw.ws_url()).await;
     let cases = [
         (
@@ -117,7 +113,7 @@ async fn invalid_params_name_the_parameter() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resource_and_state_errors_change_nothing() {
-    let gw = Gateway::start("");
+    let gw = start_gateway!("");
     let mut app = Client::connect(&gw.ws_url()).await;
     // -32001: unknown resource.
     let e = app
@@ -189,7 +185,7 @@ async fn direction_and_capacity_errors() {
         "[[gateways]]\naddress = \"{}\"\nmax_concurrent = 1\n",
         uas.addr()
     );
-    let gw = Gateway::start(&cfg);
+    let gw = start_gateway!(&cfg);
     let mut app = Client::connect(&gw.ws_url()).await;
     let to = format!("sip:1@{}", uas.addr());
     let id = res(&app
@@ -234,7 +230,7 @@ async fn direction_and_capacity_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn media_error_for_a_missing_prompt() {
-    let gw = Gateway::start("");
+    let gw = start_gateway!("");
     let mut app = Client::connect(&gw.ws_url()).await;
     let sipp = Sipp::uac("uac_wait_bye", gw.sip, "1000", &[]);
     let id = res(&app.event("on_incoming").await);
@@ -269,7 +265,7 @@ async fn media_error_for_a_missing_prompt() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orphaned_events_go_to_the_next_requester() {
-    let gw = Gateway::start("");
+    let gw = start_gateway!("");
     let mut first = Client::connect(&gw.ws_url()).await;
     let sipp = Sipp::uac("uac_wait_bye", gw.sip, "1000", &[]);
     let id = res(&first.event("on_incoming").await);
@@ -306,7 +302,7 @@ async fn orphaned_events_go_to_the_next_requester() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_is_required_when_set_and_health_endpoints() {
-    let gw = Gateway::start("[api]\ntoken = \"s3cret\"\n");
+    let gw = start_gateway!("[api]\ntoken = \"s3cret\"\n");
     let url = gw.ws_url();
     assert!(
         tokio_tungstenite::connect_async(&url).await.is_err(),
@@ -324,8 +320,8 @@ async fn token_is_required_when_set_and_health_endpoints() {
     req.headers_mut()
         .insert("Authorization", "Bearer s3cret".parse().unwrap());
     assert!(tokio_tungstenite::connect_async(req).await.is_ok());
-    let h = support::http::get(gw.api, "/healthz").await;
+    let h = mediagw_testkit::http::get(gw.api, "/healthz").await;
     assert!(h.starts_with("HTTP/1.1 200"), "{h}");
-    let m = support::http::get(gw.api, "/metrics").await;
+    let m = mediagw_testkit::http::get(gw.api, "/metrics").await;
     assert!(m.contains("mediagw_api_connections"), "{m}");
 }

@@ -1,8 +1,6 @@
 //! The `mediagw` command line: `--print-config` (embedded defaults, file, flags),
 //! refusal of bad configurations, the start-up log line, and `dtmf-detect`.
 
-mod support;
-
 use std::process::Command;
 
 use mediagw::dtmf::ToneGenerator;
@@ -20,6 +18,7 @@ fn print_config_shows_defaults_file_and_flags() {
     assert_eq!(cfg, mediagw::config::Config::default());
     assert!(text.contains("listen = \"0.0.0.0:5060\""), "{text}");
     assert!(text.contains("rtp_ports = \"20000-39999\""), "{text}");
+    assert!(text.contains("max_connections = 10000"), "{text}");
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("gw.toml");
@@ -65,7 +64,7 @@ fn bad_configuration_is_refused_with_the_key() {
 
 #[test]
 fn startup_logs_where_it_listens() {
-    let gw = support::gateway::Gateway::start("");
+    let gw = mediagw_testkit::start_gateway!("");
     assert_eq!(gw.sip.ip().to_string(), "127.0.0.1");
     assert!(
         gw.log_text()
@@ -138,4 +137,16 @@ fn dtmf_detect_prints_digits_and_times() {
         .output()
         .unwrap();
     assert!(!out.status.success());
+}
+
+#[test]
+fn print_config_does_not_print_the_api_token() {
+    let out = mediagw()
+        .args(["--api-token", "tok-5e1c2a9d", "--print-config"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains("tok-5e1c2a9d"), "{text}");
+    assert!(text.contains("# token = (set, not printed)"), "{text}");
 }

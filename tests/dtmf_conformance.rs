@@ -5,8 +5,7 @@
 //! must-reject conditions 0 %, and talk-off material must give no digit at all. The SIMD
 //! detector bank must give the same events and the same block energies as the scalar path.
 
-#[path = "support/signals.rs"]
-mod signals;
+use mediagw_testkit::signals;
 
 use mediagw::dtmf::{BlockStats, Detector, DetectorBank, DtmfEvent, Kernel, LANES};
 use signals::{ALL_DIGITS, Dtmf, Mark, Signal, mean_square, power_dbm0};

@@ -3,29 +3,14 @@
 //! streamed as RTP; `send_dtmf_start` checked at the receiving end as RFC 4733 events
 //! and as tones (decoded with the same detector).
 
-mod support;
-
+use mediagw_testkit::{Client, Gateway, Sipp, Ua, start_gateway};
 use serde_json::{Value, json};
-use support::client::Client;
-use support::gateway::Gateway;
-use support::sipp::Sipp;
-use support::ua::Ua;
 
 async fn answered(pt_dtmf: bool) -> (Gateway, Client, Ua, String) {
-    let gw = Gateway::start("");
+    let gw = start_gateway!("");
     let mut app = Client::connect(&gw.ws_url()).await;
     let mut ua = Ua::invite(gw.sip, 0, pt_dtmf);
-    let id = app.event("on_incoming").await["res_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    app.ok(
-        "sys.call.answer",
-        json!({"res_id": id, "max_answer_seconds": 120}),
-    )
-    .await;
-    tokio::task::block_in_place(|| ua.wait_answer());
-    app.event_of("on_answer_completed", &id).await;
+    let id = mediagw_testkit::calls::answer_offered(&mut app, &mut ua).await;
     (gw, app, ua, id)
 }
 
@@ -129,7 +114,7 @@ async fn timeouts_prompt_repeat_and_stop() {
 }
 
 /// Number of talk spurts (marker bits) among received packets.
-fn count_talkspurts(pkts: &[support::ua::Rx]) -> usize {
+fn count_talkspurts(pkts: &[mediagw_testkit::Rx]) -> usize {
     pkts.iter().filter(|p| p.marker).count()
 }
 
@@ -191,7 +176,7 @@ async fn sip_info_and_inband_digits_are_collected() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sipp_pcap_digit_is_collected() {
-    let gw = Gateway::start("");
+    let gw = start_gateway!("");
     let mut app = Client::connect(&gw.ws_url()).await;
     let sipp = Sipp::uac("uac_pcap_dtmf", gw.sip, "1000", &[]);
     let id = app.event("on_incoming").await["res_id"]

@@ -1,51 +1,46 @@
 //! The `examples/ivr.rs` client works against the real gateway: it answers a SIPp call
 //! and hangs it up after the given time (SIPp sees the BYE), and dials out on request.
-
-mod support;
+//! Its `--help` lists its flags.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
-use support::gateway::Gateway;
-use support::sipp::Sipp;
+use mediagw_testkit::examples::KillOnDrop;
+use mediagw_testkit::{Gateway, Sipp, start_gateway};
 
-/// The example's executable, built once per test process. `cargo test` builds examples
-/// under hashed names only, so on a clean checkout the first call compiles it (tens of
-/// seconds on a loaded 2-core machine): every test calls this before it starts anything
-/// with a deadline (a SIPp scenario's global timeout, a wait for an event).
+/// The ivr example's executable (built on first use, before any deadline starts).
 fn example_binary() -> PathBuf {
-    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BIN.get_or_init(|| {
-        // target/<profile>/deps/<this test> -> target/<profile>/examples/ivr
-        let exe = std::env::current_exe().expect("test path");
-        let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
-        let bin = dir.join("examples").join("ivr");
-        if !bin.exists() {
-            let st = Command::new(env!("CARGO"))
-                .args(["build", "--example", "ivr"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .expect("cargo build --example ivr");
-            assert!(st.success(), "cargo build --example ivr failed");
-        }
-        bin
-    })
-    .clone()
+    mediagw_testkit::examples::example_binary("ivr")
 }
 
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+#[test]
+fn ivr_example_help_lists_its_flags() {
+    let out = Command::new(example_binary())
+        .arg("--help")
+        .output()
+        .expect("run the ivr example");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{:?}: {text}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for flag in ["--url", "--hangup-after", "--dial", "--script", "--help"] {
+        assert!(text.contains(flag), "{flag} missing from:\n{text}");
     }
+    let bad = Command::new(example_binary())
+        .arg("--no-such-flag")
+        .output()
+        .expect("run the ivr example");
+    assert_eq!(bad.status.code(), Some(2), "a usage error, not a panic");
 }
 
 #[test]
 fn ivr_example_answers_and_hangs_up() {
     let ivr = example_binary();
-    let gw = Gateway::start("");
-    let _ivr = Kill(
+    let gw = start_gateway!("");
+    let _ivr = KillOnDrop(
         Command::new(ivr)
             .args(["--url", &gw.ws_url(), "--hangup-after", "1"])
             .stdout(Stdio::null())
@@ -63,8 +58,8 @@ fn ivr_example_dials_out() {
     // Built before SIPp starts: the scenario's 40 s timeout runs from SIPp's start.
     let ivr = example_binary();
     let uas = Sipp::uas("uas_answer_wait_bye", &[]);
-    let gw = Gateway::start("");
-    let _ivr = Kill(
+    let gw = start_gateway!("");
+    let _ivr = KillOnDrop(
         Command::new(ivr)
             .args([
                 "--url",
@@ -85,14 +80,14 @@ fn ivr_example_dials_out() {
 fn ivr_example_script_reads_records_plays_back_collects_and_hangs_up() {
     use std::io::BufRead;
     let ivr = example_binary();
-    let gw = Gateway::start("");
+    let gw = start_gateway!("");
     let mut child = Command::new(ivr)
         .args(["--url", &gw.ws_url(), "--script"])
         .stdout(Stdio::piped())
         .spawn()
         .expect("run the ivr example");
     let stdout = child.stdout.take().unwrap();
-    let _ivr = Kill(child);
+    let _ivr = KillOnDrop(child);
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
         for line in std::io::BufReader::new(stdout)
@@ -119,7 +114,7 @@ fn ivr_example_script_reads_records_plays_back_collects_and_hangs_up() {
         );
     };
     wait_for_clients(&gw, 1);
-    let mut ua = support::ua::Ua::invite(gw.sip, 0, true);
+    let mut ua = mediagw_testkit::Ua::invite(gw.sip, 0, true);
     ua.wait_answer();
     wait_for("phase Record");
     // Every packet of the number prompt has arrived by now (its completion event travelled
@@ -181,4 +176,37 @@ fn wait_for_clients(gw: &Gateway, n: usize) {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     panic!("the example did not connect");
+}
+
+/// kill -9 of the application mid-call: the gateway notices the connection gone, the call
+/// lives on without an owner (no BYE at once), and `api.orphan_timeout_seconds` later the
+/// gateway hangs it up itself.
+#[test]
+fn an_application_killed_mid_call_leaves_the_call_up_until_the_orphan_timeout() {
+    let ivr = example_binary();
+    let gw = start_gateway!("[api]\norphan_timeout_seconds = 3\n");
+    let mut app = KillOnDrop(
+        Command::new(ivr)
+            .args(["--url", &gw.ws_url(), "--hangup-after", "600"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("run the ivr example"),
+    );
+    wait_for_clients(&gw, 1);
+    let mut ua = mediagw_testkit::Ua::invite(gw.sip, 0, false);
+    ua.wait_answer();
+    // SIGKILL: no WebSocket close, the kernel just drops the connection.
+    app.0.kill().expect("kill -9");
+    app.0.wait().expect("reaped");
+    let killed = std::time::Instant::now();
+    wait_for_clients(&gw, 0);
+    ua.answer_bye();
+    let after = killed.elapsed();
+    assert!(
+        after >= std::time::Duration::from_millis(2500),
+        "the call outlived its application until the orphan timeout, not {after:?}"
+    );
+    assert!(after < std::time::Duration::from_secs(20), "{after:?}");
+    let log = gw.log_text();
+    assert!(!log.contains("panic"), "{log}");
 }

@@ -3,15 +3,10 @@
 //! 4733 digits (our UA and SIPp's pcap play), recordings checked sample by sample in
 //! every ending (stop, max_seconds, finish key, hang-up, gateway shutdown), RTP timeout.
 
-mod support;
-
 use std::path::Path;
 
+use mediagw_testkit::{Client, Gateway, Sipp, Ua, start_gateway};
 use serde_json::{Value, json};
-use support::client::Client;
-use support::gateway::Gateway;
-use support::sipp::Sipp;
-use support::ua::Ua;
 
 /// A WAV file of 8 kHz mono G.711 (`tag` 6 A-law, 7 µ-law) holding `data`.
 fn write_g711_wav(path: &Path, tag: u16, data: &[u8]) {
@@ -83,20 +78,10 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// Start a gateway, connect the app, place a call from a UA and answer it.
 async fn answered_call(extra_cfg: &str, pt: u8, dtmf: bool) -> (Gateway, Client, Ua, String) {
-    let gw = Gateway::start(extra_cfg);
+    let gw = start_gateway!(extra_cfg);
     let mut app = Client::connect(&gw.ws_url()).await;
     let mut ua = Ua::invite(gw.sip, pt, dtmf);
-    let id = app.event("on_incoming").await["res_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    app.ok(
-        "sys.call.answer",
-        json!({"res_id": id, "max_answer_seconds": 120}),
-    )
-    .await;
-    tokio::task::block_in_place(|| ua.wait_answer());
-    app.event_of("on_answer_completed", &id).await;
+    let id = mediagw_testkit::calls::answer_offered(&mut app, &mut ua).await;
     (gw, app, ua, id)
 }
 
@@ -193,17 +178,9 @@ async fn every_content_type_plays_with_the_shipped_prompts() {
         ["ignored", -1, ""]
     ]);
     // What the planner says these items read as, in prompt words and files.
-    let items = [
-        (0, "welcome.wav"),
-        (1, "13800138000"),
-        (2, "-20300.5"),
-        (3, "1086.30"),
-        (4, "2012-9-8 1:5:3"),
-        (5, "01:23:35"),
-        (6, "12.05"),
-        (7, "welcome.wav|tile.wav"),
-    ];
-    let steps = mediagw::speech::plan_seed(items.iter().map(|(k, s)| (*k, *s))).unwrap();
+    let decoded = mediagw::api::content::decode_content("content", content.clone())
+        .unwrap_or_else(|e| panic!("{}", e.message));
+    let steps = mediagw::speech::plan(&decoded.items).unwrap();
     let mut expected = 0usize;
     for s in &steps {
         expected += match s {
@@ -312,7 +289,7 @@ async fn rfc4733_digit_in_finish_keys_stops_the_prompt_and_play_stop_works() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sipp_pcap_rfc2833_digit_stops_a_prompt() {
-    let gw = Gateway::start("");
+    let gw = start_gateway!("");
     let mut app = Client::connect(&gw.ws_url()).await;
     write_g711_wav(&gw.media_root().join("long.wav"), 7, &pattern(50, 4));
     let sipp = Sipp::uac("uac_pcap_dtmf", gw.sip, "1000", &[]);
@@ -460,8 +437,9 @@ async fn recording_survives_hangup_and_shutdown() {
         "hang-up: recording holds everything sent"
     );
 
-    // Gateway stopped mid-recording (SIGTERM): the file is valid and complete.
-    let (mut gw, mut app, mut ua, id) = answered_call("", 0, true).await;
+    // Gateway stopped mid-recording (SIGTERM, no drain time): the file is valid and
+    // complete.
+    let (mut gw, mut app, mut ua, id) = answered_call("[sip]\ndrain_seconds = 0\n", 0, true).await;
     let path = app
         .ok(
             "sys.call.record_start",
@@ -541,7 +519,7 @@ async fn worker_latency_histograms_are_exposed_per_core() {
             .and_then(|v| v.parse().ok())
     };
     loop {
-        let m = support::http::get(gw.api, "/metrics").await;
+        let m = mediagw_testkit::http::get(gw.api, "/metrics").await;
         let dev = value(&m, "send_deviation_us");
         let tick = value(&m, "tick_work_us");
         if dev.is_some_and(|v| v > 0) && tick.is_some_and(|v| v > 0) {

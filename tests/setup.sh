@@ -6,6 +6,12 @@ need=()
 command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
 command -v sox >/dev/null 2>&1 || need+=(sox)
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+# A record-routing proxy in front of mediagw (tests/proxy.rs, tests/session_timers.rs).
+[ -x /usr/sbin/kamailio ] || need+=(kamailio)
+# The NATS control bus's server (tests/nats.rs).
+[ -x /usr/sbin/nats-server ] || command -v nats-server >/dev/null 2>&1 || need+=(nats-server)
+# Scanners from a disallowed address (tests/access.rs).
+command -v svmap >/dev/null 2>&1 || need+=(sipvicious)
 # The load report's plots render their text with DejaVu Sans.
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -gt 0 ]; then
@@ -16,3 +22,5 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 command -v sipp >/dev/null
+[ -x /usr/sbin/kamailio ]
+[ -x /usr/sbin/nats-server ] || command -v nats-server >/dev/null

@@ -1,12 +1,8 @@
 //! End-to-end signalling through the real binary: real SIPp on one side, a real
 //! WebSocket JSON-RPC client on the other (issue 2's scenarios).
 
-mod support;
-
+use mediagw_testkit::{Client, Sipp, SippResult, start_gateway};
 use serde_json::{Value, json};
-use support::client::Client;
-use support::gateway::Gateway;
-use support::sipp::{Sipp, SippResult};
 
 async fn finish(sipp: Sipp) -> SippResult {
     tokio::task::spawn_blocking(move || sipp.expect_success())
@@ -54,7 +50,7 @@ fn check_released(rel: &Value, dir: &str, dropped_by: &str, cause: i64, answered
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inbound_answer_then_caller_hangs_up() {
-    let gw = Gateway::start("");
+    let gw = start_gateway!("");
     let mut app = Client::connect(&gw.ws_url()).await;
     let sipp = Sipp::uac("uac", gw.sip, "95588", &["-d", "300"]);
     let inc = app.event("on_incoming").await;
@@ -91,7 +87,7 @@ async fn inbound_answer_then_caller_hangs_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inbound_answer_then_app_drops_with_reason() {
-    let gw = Gateway::start("");
+    let gw = start_gateway!("");
     let mut app = Client::connect(&gw.ws_url()).await;
     let sipp = Sipp::uac("uac_wait_bye", gw.sip, "1000", &[]);
     let id = res(&app.event("on_incoming").await);
@@ -117,7 +113,7 @@ async fn inbound_answer_then_app_drops_with_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inbound_reject_486() {
-    let gw = Gateway::start("");
+    let gw = start_gateway!("");
     let mut app = Client::connect(&gw.ws_url()).await;
     let sipp = Sipp::uac("uac_expect_486", gw.sip, "1000", &[]);
     let id = res(&app.event("on_incoming").await);
@@ -134,7 +130,7 @@ async fn inbound_reject_486() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inbound_reject_default_cause_is_603() {
-    let gw = Gateway::start("");
+    let gw = start_gateway!("");
     let mut app = Client::connect(&gw.ws_url()).await;
     let sipp = Sipp::uac("uac_expect_603", gw.sip, "1000", &[]);
     let id = res(&app.event("on_incoming").await);
@@ -146,7 +142,7 @@ async fn inbound_reject_default_cause_is_603() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inbound_redirect_302_with_contact() {
-    let gw = Gateway::start("");
+    let gw = start_gateway!("");
     let mut app = Client::connect(&gw.ws_url()).await;
     let sipp = Sipp::uac("uac_expect_302", gw.sip, "1000", &[]);
     let id = res(&app.event("on_incoming").await);
@@ -167,12 +163,12 @@ async fn inbound_redirect_302_with_contact() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inbound_without_client_gets_480_and_leaves_nothing() {
-    let gw = Gateway::start("");
+    let gw = start_gateway!("");
     // A client that opted out of incoming calls does not count.
     let mut watcher = Client::connect(&format!("{}?incoming=false", gw.ws_url())).await;
     let sipp = Sipp::uac("uac_expect_480", gw.sip, "1000", &[]);
     finish(sipp).await;
-    let metrics = support::http::get(gw.api, "/metrics").await;
+    let metrics = mediagw_testkit::http::get(gw.api, "/metrics").await;
     assert!(metrics.contains("mediagw_calls 0"), "{metrics}");
     assert!(watcher.queued().is_empty());
     watcher
@@ -182,7 +178,7 @@ async fn inbound_without_client_gets_480_and_leaves_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inbound_caller_cancels_before_answer() {
-    let gw = Gateway::start("");
+    let gw = start_gateway!("");
     let mut app = Client::connect(&gw.ws_url()).await;
     // SIPp's built-in uac cannot cancel; a CANCEL-ing scenario lives in loadtest/sipp.
     let sipp = Sipp::uac("uac_cancel", gw.sip, "1000", &[]);
@@ -200,7 +196,7 @@ async fn inbound_caller_cancels_before_answer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_answer_seconds_sends_bye() {
-    let gw = Gateway::start("");
+    let gw = start_gateway!("");
     let mut app = Client::connect(&gw.ws_url()).await;
     let sipp = Sipp::uac("uac_wait_bye", gw.sip, "1000", &[]);
     let id = res(&app.event("on_incoming").await);
@@ -219,7 +215,7 @@ async fn max_answer_seconds_sends_bye() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbound_answered_by_sipp_uas_then_dropped() {
     let uas = Sipp::uas("uas_answer_wait_bye", &[]);
-    let gw = Gateway::start("");
+    let gw = start_gateway!("");
     let mut app = Client::connect(&gw.ws_url()).await;
     let to = format!("sip:13800138000@{}", uas.addr());
     let r = app
@@ -248,7 +244,7 @@ async fn outbound_answered_by_sipp_uas_then_dropped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outbound_busy_reports_dial_error() {
     let uas = Sipp::uas("uas_busy", &[]);
-    let gw = Gateway::start("");
+    let gw = start_gateway!("");
     let mut app = Client::connect(&gw.ws_url()).await;
     let to = format!("sip:1@{}", uas.addr());
     let id = res(&app
@@ -274,7 +270,7 @@ async fn outbound_list_falls_through_a_full_gateway() {
         a.addr(),
         b.addr()
     );
-    let gw = Gateway::start(&cfg);
+    let gw = start_gateway!(&cfg);
     let mut app = Client::connect(&gw.ws_url()).await;
     let list = json!([
         format!("sip:100@{}", a.addr()),
@@ -322,7 +318,7 @@ async fn outbound_list_falls_through_a_full_gateway() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_ring_seconds_sends_cancel() {
     let uas = Sipp::uas("uas_ring_until_cancel", &[]);
-    let gw = Gateway::start("");
+    let gw = start_gateway!("");
     let mut app = Client::connect(&gw.ws_url()).await;
     let to = format!("sip:1@{}", uas.addr());
     let id = res(&app
@@ -345,7 +341,7 @@ async fn max_ring_seconds_sends_cancel() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drop_before_answer_sends_cancel() {
     let uas = Sipp::uas("uas_ring_until_cancel", &[]);
-    let gw = Gateway::start("");
+    let gw = start_gateway!("");
     let mut app = Client::connect(&gw.ws_url()).await;
     let to = format!("sip:1@{}", uas.addr());
     let id = res(&app
@@ -369,7 +365,7 @@ async fn drop_before_answer_sends_cancel() {
 async fn outbound_timer_b_when_nobody_answers() {
     // A UDP socket that never answers; T1 = 50 ms makes Timer B 3.2 s.
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    let gw = Gateway::start("[sip]\nt1_ms = 50\n");
+    let gw = start_gateway!("[sip]\nt1_ms = 50\n");
     let mut app = Client::connect(&gw.ws_url()).await;
     let to = format!("sip:1@{}", silent.local_addr().unwrap());
     let id = res(&app

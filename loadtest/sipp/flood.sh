@@ -87,6 +87,8 @@ if [ -z "$gateway" ]; then
   cat >"$out/mediagw.toml" <<EOF
 [sip]
 listen = "127.0.0.1:0"
+# SIPp is one source placing many calls per second: no per-source rate limit.
+max_invites_per_second_per_source = 0
 [api]
 listen = "127.0.0.1:0"
 [media]

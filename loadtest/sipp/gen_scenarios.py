@@ -221,8 +221,9 @@ write("uas_busy",
 
 write("uac_cancel",
       "Inbound call to mediagw that the caller cancels before it is answered: INVITE, 100, "
-      "CANCEL (same branch), 200 for the CANCEL, 487 for the INVITE, ACK.",
-      INVITE + '  <recv response="100"/>\n'
+      "180 (mediagw rings while the application decides), CANCEL (same branch), 200 for "
+      "the CANCEL, 487 for the INVITE, ACK.",
+      INVITE + '  <recv response="100"/>\n  <recv response="180"/>\n'
       + '  <pause milliseconds="500"/>\n' + """  <send>
     <![CDATA[
 
@@ -276,3 +277,101 @@ write("load_uac_ivr",
   </nop>
   <recv request="BYE" timeout="20000"/>
 """ + OK_LAST)
+
+write("uac_pcap_g711a",
+      "Inbound call to mediagw offering PCMA only (and telephone-event) that, once answered, "
+      "plays SIPp's A-law capture (/usr/share/sip-tester/g711a.pcap) as RTP 1.5 s after the "
+      "answer (time for the application to bridge it), then waits for the gateway's BYE.",
+      INVITE.replace("RTP/AVP 0 8 101", "RTP/AVP 8 101").replace("      a=rtpmap:0 PCMU/8000\n", "")
+      + PROVISIONAL + '  <recv response="200" rtd="true"/>\n' + ACK +
+      """  <pause milliseconds="1500"/>
+  <nop>
+    <action>
+      <exec play_pcap_audio="/usr/share/sip-tester/g711a.pcap"/>
+    </action>
+  </nop>
+  <recv request="BYE" timeout="30000"/>
+""" + OK_LAST)
+
+SDP_PCMA = """      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 8
+      a=rtpmap:8 PCMA/8000
+      a=ptime:20
+"""
+
+
+def uas_response(status, reason, sdp):
+    body = SDP_PCMA if sdp else "      Content-Length: 0\n"
+    return f"""  <send{' retrans="500"' if status >= 200 else ''}>
+    <![CDATA[
+
+      SIP/2.0 {status} {reason}
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:sipp@[local_ip]:[local_port]>
+{body}
+    ]]>
+  </send>
+"""
+
+
+write("uas_183_pcap_answer",
+      "Outbound call from mediagw: 183 Session Progress with SDP (PCMA), plays SIPp's A-law "
+      "capture (/usr/share/sip-tester/g711a.pcap, 7 s) as early media, answers 200 with SDP "
+      "after 8 s, takes the ACK, then waits for the gateway's BYE and answers it.",
+      '  <recv request="INVITE"/>\n' + uas_response(183, "Session Progress", True) +
+      """  <nop>
+    <action>
+      <exec play_pcap_audio="/usr/share/sip-tester/g711a.pcap"/>
+    </action>
+  </nop>
+  <pause milliseconds="8000"/>
+""" + uas_response(200, "OK", True) + """  <recv request="ACK"/>
+  <recv request="BYE"/>
+""" + OK_LAST)
+
+# Overload (tests/overload.rs) and call records (tests/observability.rs): a call that is
+# either refused with 503 (ACKed, and counted by the test through /metrics) or answered,
+# in which case it sends all of g711a.pcap and hangs up itself.
+BYE_OURS = """  <send retrans="500">
+    <![CDATA[
+
+      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Contact: <sip:sipp@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+"""
+write("uac_pcap_or_503",
+      "Inbound call to mediagw that accepts either outcome: a 503 (ACKed; the call ends "
+      "there) or an answer, after which it waits 1.5 s (time for the application to start "
+      "a recording), sends A-law speech (g711a.pcap: 236 packets of 30 ms, 7 s), waits for "
+      "the last packet to leave and hangs up.",
+      INVITE_PCMA + PROVISIONAL + '  <recv response="503" optional="true" next="shed"/>\n'
+      + '  <recv response="200" rtd="true"/>\n' + ACK +
+      """  <pause milliseconds="1500"/>
+  <nop>
+    <action>
+      <exec play_pcap_audio="/usr/share/sip-tester/g711a.pcap"/>
+    </action>
+  </nop>
+  <pause milliseconds="7500"/>
+""" + BYE_OURS + '  <recv response="200"/>\n  <nop next="end"/>\n  <label id="shed"/>\n'
+      + ACK_NON2XX + '  <label id="end"/>\n')

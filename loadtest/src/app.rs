@@ -1,18 +1,17 @@
 //! The bench application: a real client of the sys.call JSON-RPC WebSocket API. It
 //! answers every incoming call and runs a scenario on it: IVR (collect digits over a
 //! long prompt, harvested on demand), recording, or answer + prompt + hang-up (for the
-//! SIPp control-plane runs). Calls are matched to channels by the From user
-//! `load-<idx>`.
+//! SIPp control-plane runs), or bridging pairs of calls. Calls are matched to channels by
+//! the From user `load-<idx>`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use mediagw_testkit::Client;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
-use tokio_tungstenite::tungstenite::Message;
 
 /// What the application does with each answered call.
 #[derive(Clone, Debug)]
@@ -27,6 +26,10 @@ pub enum Scenario {
     /// Answer, collect one digit over `prompt` (barge-in), count it against `expect`,
     /// hang up (the SIPp floods of `loadtest/sipp/flood.sh`).
     DigitThenDrop { prompt: Value, expect: String },
+    /// Answer, then bridge channel `i` with channel `i ^ 2` (`connect_start`) once both
+    /// are answered: pairs of channels that offered the same thing, so the bridge takes
+    /// the straight relay path (`mediagw-load bridge`). `started` counts bridges.
+    Bridge,
 }
 
 /// Counters shared with the driver.
@@ -67,27 +70,22 @@ pub struct App {
 impl App {
     /// Connects to `url` and starts serving calls with `scenario`.
     pub async fn start(url: &str, scenario: Scenario) -> anyhow::Result<App> {
-        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true).await?;
-        // One round trip: once answered, the gateway offers incoming calls to us.
-        let hello = json!({"jsonrpc":"2.0","id":0,"method":"sys.call.exists","params":{"res_id":"0.0.0-sys.call-0"}});
-        ws.send(Message::Text(hello.to_string().into())).await?;
-        let reply = tokio::time::timeout(Duration::from_secs(10), ws.next()).await;
-        if !matches!(reply, Ok(Some(Ok(_)))) {
-            anyhow::bail!("no answer from the API at {url}");
-        }
+        // The kit's client makes one round trip: once answered, the gateway offers
+        // incoming calls to us.
+        let client = Client::try_connect(url).await?;
         let (tx, rx) = mpsc::channel(16);
         let counters = Arc::new(AppCounters::default());
         let first_error = Arc::new(std::sync::Mutex::new(None));
         let mut task = Task {
             scenario,
-            next_id: 0,
             pending: HashMap::new(),
             calls: HashMap::new(),
             harvest: None,
+            unpaired: HashMap::new(),
             counters: counters.clone(),
             first_error: first_error.clone(),
         };
-        tokio::spawn(async move { task.run(ws, rx).await });
+        tokio::spawn(async move { task.run(client, rx).await });
         Ok(App {
             cmd: tx,
             counters,
@@ -136,31 +134,27 @@ struct Harvest {
     reply: oneshot::Sender<HashMap<u32, String>>,
 }
 
+/// A request to send: method and params.
+type Out = Vec<(&'static str, Value)>;
+
 struct Task {
     scenario: Scenario,
-    next_id: u64,
     pending: HashMap<u64, (&'static str, String)>,
     /// res_id -> (channel, collecting)
     calls: HashMap<String, (u32, bool)>,
     harvest: Option<Harvest>,
+    /// `Bridge`: answered channels waiting for their partner, by channel.
+    unpaired: HashMap<u32, String>,
     counters: Arc<AppCounters>,
     first_error: Arc<std::sync::Mutex<Option<String>>>,
 }
 
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 impl Task {
-    fn req(&mut self, out: &mut Vec<String>, method: &'static str, params: Value) {
-        self.next_id += 1;
-        let res = params["res_id"].as_str().unwrap_or("").to_string();
-        self.pending.insert(self.next_id, (method, res));
-        out.push(
-            json!({"jsonrpc":"2.0","id":self.next_id,"method":method,"params":params}).to_string(),
-        );
+    fn req(&mut self, out: &mut Out, method: &'static str, params: Value) {
+        out.push((method, params));
     }
 
-    fn start_action(&mut self, out: &mut Vec<String>, res: &str) {
+    fn start_action(&mut self, out: &mut Out, res: &str) {
         let idx = self.calls.get(res).map(|c| c.0).unwrap_or(0);
         match self.scenario.clone() {
             Scenario::Ivr { prompt } => self.req(
@@ -184,28 +178,39 @@ impl Task {
                 json!({"res_id": res, "valid_keys": "0123456789*#", "max_keys": 1, "finish_keys": "",
                        "first_key_timeout": 15, "play_content": prompt, "play_repeat": 0, "breaking_on_key": true}),
             ),
+            Scenario::Bridge => match self.unpaired.remove(&(idx ^ 2)) {
+                Some(partner) => {
+                    let (a, b) = if idx < idx ^ 2 {
+                        (res.to_string(), partner)
+                    } else {
+                        (partner, res.to_string())
+                    };
+                    self.req(
+                        out,
+                        "sys.call.connect_start",
+                        json!({"res_id": a, "call_res_id": b, "max_seconds": 3600}),
+                    );
+                }
+                None => {
+                    self.unpaired.insert(idx, res.to_string());
+                }
+            },
         }
     }
 
-    async fn run(&mut self, ws: Ws, mut cmd: mpsc::Receiver<Cmd>) {
-        let (mut tx, mut rx) = ws.split();
+    async fn run(&mut self, mut client: Client, mut cmd: mpsc::Receiver<Cmd>) {
         loop {
-            let mut out = Vec::new();
+            let mut out = Out::new();
             tokio::select! {
-                m = rx.next() => {
-                    let Some(Ok(m)) = m else { return };
-                    if let Message::Text(t) = m {
-                        if let Ok(v) = serde_json::from_str::<Value>(&t) {
-                            self.on_message(&v, &mut out);
-                        }
-                    }
+                m = client.recv() => {
+                    let Ok(v) = m else { return };
+                    self.on_message(&v, &mut out);
                 }
                 c = cmd.recv() => {
                     let reply = match c {
                         Some(Cmd::Harvest(r)) => r,
                         Some(Cmd::Close(done)) => {
-                            let _ = tx.send(Message::Close(None)).await;
-                            let _ = tx.close().await;
+                            client.close().await;
                             let _ = done.send(());
                             return;
                         }
@@ -219,9 +224,13 @@ impl Task {
                     self.check_harvest();
                 }
             }
-            for m in out {
-                if tx.send(Message::Text(m.into())).await.is_err() {
-                    return;
+            for (method, params) in out {
+                let res = params["res_id"].as_str().unwrap_or("").to_string();
+                match client.request(method, params).await {
+                    Ok(id) => {
+                        self.pending.insert(id, (method, res));
+                    }
+                    Err(_) => return,
                 }
             }
         }
@@ -235,7 +244,7 @@ impl Task {
         }
     }
 
-    fn on_message(&mut self, v: &Value, out: &mut Vec<String>) {
+    fn on_message(&mut self, v: &Value, out: &mut Out) {
         if let Some(id) = v.get("id").and_then(Value::as_u64) {
             let Some((method, res)) = self.pending.remove(&id) else {
                 return;
@@ -261,7 +270,10 @@ impl Task {
                 return;
             }
             match method {
-                "sys.call.receive_dtmf_start" | "sys.call.record_start" | "sys.call.play_start" => {
+                "sys.call.receive_dtmf_start"
+                | "sys.call.record_start"
+                | "sys.call.play_start"
+                | "sys.call.connect_start" => {
                     self.counters.started.fetch_add(1, Ordering::Relaxed);
                     if method == "sys.call.receive_dtmf_start" {
                         if let Some(c) = self.calls.get_mut(&res) {

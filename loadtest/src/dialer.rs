@@ -8,10 +8,11 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
+use mediagw_testkit::Client;
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
+
+use crate::cli::DialArgs;
 
 /// What to dial.
 #[derive(Clone, Debug)]
@@ -84,10 +85,44 @@ impl DialSummary {
     }
 }
 
+impl DialPlan {
+    /// The plan of `mediagw-load dial`'s options.
+    pub fn from_args(a: &DialArgs) -> DialPlan {
+        DialPlan {
+            url: a.url.clone(),
+            to: a.to.iter().filter(|s| !s.is_empty()).cloned().collect(),
+            cps: a.cps,
+            calls: a.calls,
+            limit: a.limit,
+            hold: Duration::from_millis(a.hold_ms),
+            deadline: Duration::from_secs(a.seconds),
+        }
+    }
+}
+
+/// Runs `mediagw-load dial`: prints the summary; exit code 0 only when every call was
+/// answered and released.
+pub async fn main(a: &DialArgs) -> i32 {
+    let plan = DialPlan::from_args(a);
+    if plan.to.is_empty() {
+        eprintln!("dial: --to URI[,URI...] is required");
+        return 2;
+    }
+    match run(&plan).await {
+        Ok(s) => {
+            print!("{}", s.render());
+            if s.clean() { 0 } else { 1 }
+        }
+        Err(e) => {
+            eprintln!("dial: {e:#}");
+            1
+        }
+    }
+}
+
 /// Runs the plan to the end (or its deadline).
 pub async fn run(plan: &DialPlan) -> anyhow::Result<DialSummary> {
-    let (ws, _) = tokio_tungstenite::connect_async_with_config(&plan.url, None, true).await?;
-    let (mut tx, mut rx) = ws.split();
+    let mut client = Client::try_connect(&plan.url).await?;
     let mut sum = DialSummary {
         placed: 0,
         answered: 0,
@@ -100,7 +135,6 @@ pub async fn run(plan: &DialPlan) -> anyhow::Result<DialSummary> {
     let end = start + plan.deadline;
     let gap = Duration::from_secs_f64(1.0 / plan.cps.max(0.001));
     let mut sent = 0u64;
-    let mut next_id = 0u64;
     // Request id -> call index (construct), call index -> when it was placed.
     let mut pending: HashMap<u64, u64> = HashMap::new();
     let mut placed_at: HashMap<u64, Instant> = HashMap::new();
@@ -109,48 +143,39 @@ pub async fn run(plan: &DialPlan) -> anyhow::Result<DialSummary> {
     let mut up = 0u64;
     let mut tick = tokio::time::interval(Duration::from_millis(2));
     while Instant::now() < end {
-        let mut out: Vec<String> = Vec::new();
         let now = Instant::now();
         while sent < plan.calls && up < plan.limit && start + gap.mul_f64(sent as f64) <= now {
             let to = &plan.to[(sent as usize) % plan.to.len()];
-            next_id += 1;
-            pending.insert(next_id, sent);
+            let id = client
+                .request(
+                    "sys.call.construct",
+                    json!({"to_uri": to, "from_uri": format!("sip:dial-{sent}@127.0.0.1"),
+                           "max_ring_seconds": 30, "max_answer_seconds": 3600,
+                           "user_data": sent.to_string()}),
+                )
+                .await?;
+            pending.insert(id, sent);
             placed_at.insert(sent, now);
-            out.push(
-                json!({"jsonrpc":"2.0","id":next_id,"method":"sys.call.construct",
-                       "params":{"to_uri": to, "from_uri": format!("sip:dial-{sent}@127.0.0.1"),
-                                 "max_ring_seconds": 30, "max_answer_seconds": 3600,
-                                 "user_data": sent.to_string()}})
-                .to_string(),
-            );
             sent += 1;
             up += 1;
         }
-        drops.retain(|(at, res)| {
-            if *at <= now {
-                next_id += 1;
-                out.push(
-                    json!({"jsonrpc":"2.0","id":next_id,"method":"sys.call.drop","params":{"res_id": res, "cause": 200}})
-                        .to_string(),
-                );
-                false
-            } else {
-                true
-            }
-        });
-        for m in out {
-            tx.send(Message::Text(m.into())).await?;
+        let due: Vec<String> = drops
+            .iter()
+            .filter(|(at, _)| *at <= now)
+            .map(|(_, res)| res.clone())
+            .collect();
+        drops.retain(|(at, _)| *at > now);
+        for res in due {
+            client
+                .request("sys.call.drop", json!({"res_id": res, "cause": 200}))
+                .await?;
         }
         if sent == plan.calls && up == 0 {
             break;
         }
         tokio::select! {
-            m = rx.next() => {
-                let Some(Ok(Message::Text(t))) = m else {
-                    if m.is_none() { anyhow::bail!("the API closed the connection"); }
-                    continue;
-                };
-                let v: Value = serde_json::from_str(&t)?;
+            m = client.recv() => {
+                let v: Value = m?;
                 if let Some(id) = v.get("id").and_then(Value::as_u64) {
                     if let Some(idx) = pending.remove(&id) {
                         if let Some(e) = v.get("error") {
@@ -175,10 +200,9 @@ pub async fn run(plan: &DialPlan) -> anyhow::Result<DialSummary> {
                                 let _ = sum.dial_us.record(at.elapsed().as_micros() as u64 + 1);
                             }
                             drops.push((Instant::now() + plan.hold, res.clone()));
-                            next_id += 1;
-                            let play = json!({"jsonrpc":"2.0","id":next_id,"method":"sys.call.play_start",
-                                              "params":{"res_id": res, "content": [["1", 1, ""]]}});
-                            tx.send(Message::Text(play.to_string().into())).await?;
+                            client
+                                .request("sys.call.play_start", json!({"res_id": res, "content": [["1", 1, ""]]}))
+                                .await?;
                         } else {
                             *sum.failed.entry(format!("dial: {}", p["error"])).or_default() += 1;
                         }
@@ -194,6 +218,6 @@ pub async fn run(plan: &DialPlan) -> anyhow::Result<DialSummary> {
         }
     }
     sum.unfinished = up + (plan.calls - sent);
-    let _ = tx.send(Message::Close(None)).await;
+    client.close().await;
     Ok(sum)
 }

@@ -1,10 +1,16 @@
 //! Where the gateway's media worker spends its time: `perf record -e cpu-clock` on the
 //! running gateway (software clock sampling works where hardware counters are not
 //! exposed, as in most VMs), summarised for the report: how busy the worker thread was,
-//! the kernel's share of it, and its hottest symbols.
+//! the kernel's share of it, and its hottest symbols. [`profile_at`] profiles a fresh
+//! gateway carrying the channel count that held.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
+
+use crate::opts::Opts;
+use crate::rig::Rig;
+use crate::stream::Ctl;
 
 /// Samples per second asked of perf.
 const FREQ: u32 = 999;
@@ -115,6 +121,34 @@ pub fn summarise(text: &str, dur: Duration) -> String {
         s.push_str(&format!("| {:.2}% | `{what}` |\n", share(*n)));
     }
     s
+}
+
+/// Profiles a fresh gateway carrying `n` IVR channels (the count that held).
+pub async fn profile_at(o: &Opts, workers: usize, n: u32) -> Option<String> {
+    if std::process::Command::new("perf")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("perf missing (Debian: linux-perf): no profile in the report");
+        return None;
+    }
+    let mut rig = Rig::start(o, workers).await.ok()?;
+    let limit = Duration::from_secs_f64(f64::from(n) / f64::from(o.cps) + 10.0);
+    let est = rig.sipd.place(0..n, o.cps, limit).await;
+    let add: Vec<(u32, SocketAddr)> = est.iter().map(|e| (e.idx, e.rtp)).collect();
+    let _ = rig.st.ctl.send(Ctl::Add(add));
+    rig.app
+        .wait_collecting(u64::from(n), Duration::from_secs(10))
+        .await;
+    eprintln!("profiling the gateway at {n} channels");
+    let p = worker_profile(rig.gw.pid(), Duration::from_secs(3), rig.gw.dir()).await;
+    rig.sipd.hangup_all(Duration::from_secs(10)).await;
+    p.map(|p| {
+        format!(
+            "## Where the worker's time goes at {n} channels (`perf record -e cpu-clock`)\n\n{p}\n"
+        )
+    })
 }
 
 #[cfg(test)]

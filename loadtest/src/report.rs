@@ -7,7 +7,7 @@ use std::path::Path;
 use plotters::prelude::*;
 use serde_json::{Value, json};
 
-use crate::ramp::Step;
+use crate::ramp::{Limit, Step};
 
 /// One ramp (a target: echo baseline or gateway scenario) and its result.
 pub struct Series {
@@ -17,14 +17,39 @@ pub struct Series {
     pub steps: Vec<Step>,
     /// Largest channel count that held.
     pub held: u32,
+    /// What bounded the ramp.
+    pub limit: Limit,
+}
+
+impl Series {
+    /// A target that was not measured.
+    pub fn empty(name: &str) -> Series {
+        Series {
+            name: name.into(),
+            steps: Vec::new(),
+            held: 0,
+            limit: Limit::Unfinished { held: 0 },
+        }
+    }
+
+    /// A ramp's steps, judged against its maximum `max_n`.
+    pub fn new(name: &str, steps: Vec<Step>, max_n: u32) -> Series {
+        let limit = Limit::of(&steps, max_n);
+        Series {
+            name: name.into(),
+            held: limit.held(),
+            steps,
+            limit,
+        }
+    }
 }
 
 /// Plain-text table of a series.
 pub fn table(s: &Series) -> String {
     let mut t = format!(
-        "== {} (held: {} channels)\n{:>6} {:>9} {:>6} {:>5} {:>5} {:>5} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}  {}\n",
+        "== {} ({})\n{:>6} {:>9} {:>6} {:>5} {:>5} {:>5} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}  {}\n",
         s.name,
-        s.held,
+        s.limit.describe(),
         "N",
         "rx",
         "lost",
@@ -72,8 +97,10 @@ pub fn series_json(s: &Series) -> Value {
     json!({
         "name": s.name,
         "held_channels": s.held,
+        "limit": s.limit.describe(),
+        "generator_bound": s.limit.generator_bound(),
         "steps": s.steps.iter().map(|st| json!({
-            "channels": st.n, "received": st.received, "lost": st.lost, "reordered": st.reordered,
+            "channels": st.n, "sent": st.sent, "received": st.received, "lost": st.lost, "reordered": st.reordered,
             "late": st.late, "dead_channels": st.dead, "digits_sent": st.digits_sent, "digits_ok": st.digits_ok,
             "deviation_us": {"p50": st.dev[0], "p99": st.dev[1], "p99.9": st.dev[2], "max": st.dev[3]},
             "rtt_us": {"p50": st.rtt[0], "p99": st.rtt[1], "p99.9": st.rtt[2], "max": st.rtt[3]},
@@ -83,6 +110,10 @@ pub fn series_json(s: &Series) -> Value {
                 "send_deviation_p99.9_us": g.send_dev_p999_us, "tick_work_p99.9_us": g.tick_work_p999_us,
                 "packet_p99_us": g.packet_p99_us, "rss_per_channel_kib": g.rss_per_channel_kib,
             })),
+            "target_cpu": st.target_cpu.map(|c| json!({"busy": c.busy(), "waited": c.waited(), "exec_ns": c.exec_ns, "ksoftirqd_ns": c.ksoftirqd_ns})),
+            "generator_cpu": st.gen_cpu.map(|c| json!({"busy": c.busy(), "waited": c.waited()})),
+            "generator_bound": st.gen_bound,
+            "spread": st.spread.map(|sp| json!({"windows": sp.windows, "passed": sp.passed, "deviation_p99.9_us": [sp.dev999.0, sp.dev999.1], "generator_p99.9_us": [sp.gen999.0, sp.gen999.1], "lost_late": [sp.bad.0, sp.bad.1]})),
             "pass": st.pass(), "fail": st.fail,
         })).collect::<Vec<_>>(),
     })
@@ -96,7 +127,7 @@ const FONT_PATHS: &[&str] = &[
 ];
 
 /// Registers a TTF font as "sans-serif" for plotters' ab_glyph text renderer (once).
-fn register_font() -> Result<(), Box<dyn std::error::Error>> {
+pub fn register_font() -> Result<(), Box<dyn std::error::Error>> {
     static DONE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     let r = DONE.get_or_init(|| {
         let paths: Vec<String> = std::env::var("MEDIAGW_LOAD_FONT")
@@ -243,7 +274,13 @@ pub fn markdown(header: &str, series: &[&Series], extra: &str) -> String {
     let mut m = String::from(header);
     m.push_str("\n![latency](latency.png)\n\n![density](density.png)\n\n");
     for s in series {
-        let _ = writeln!(m, "### {} — held {} channels\n", s.name, s.held);
+        let _ = writeln!(
+            m,
+            "### {} — held {} channels\n\n{}\n",
+            s.name,
+            s.held,
+            s.limit.describe()
+        );
         m.push_str("| channels | received | lost | reordered | late | dead | digits ok | dev p50 µs | dev p99 µs | dev p99.9 µs | dev max µs | rtt p99 µs | gen late p99.9 µs | call setup p50/p99 ms | verdict |\n");
         m.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
         for st in &s.steps {
@@ -286,18 +323,25 @@ pub fn markdown(header: &str, series: &[&Series], extra: &str) -> String {
                 m,
                 "The gateway's own figures at the end of each step (worst worker, last 2 s, from `/metrics`):\n"
             );
-            m.push_str("| channels | send deviation from grid p99.9 µs | tick work p99.9 µs | packet handling p99 µs | RSS per channel KiB |\n");
-            m.push_str("|---:|---:|---:|---:|---:|\n");
+            m.push_str("| channels | send deviation from grid p99.9 µs | the generator's own send deviation p99.9 µs (same window) | tick work p99.9 µs | packet handling p99 µs | RSS per channel KiB | worker thread on CPU | waiting for its CPU |\n");
+            m.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
             for st in &s.steps {
                 if let Some(g) = st.gateway {
                     let _ = writeln!(
                         m,
-                        "| {} | {} | {} | {} | {:.1} |",
+                        "| {} | {} | {} | {} | {} | {:.1} | {} | {} |",
                         st.n,
                         g.send_dev_p999_us,
+                        st.gen_late_p999,
                         g.tick_work_p999_us,
                         g.packet_p99_us,
-                        g.rss_per_channel_kib
+                        g.rss_per_channel_kib,
+                        st.target_cpu
+                            .map(|c| format!("{:.0}%", 100.0 * c.busy()))
+                            .unwrap_or_else(|| "-".into()),
+                        st.target_cpu
+                            .map(|c| format!("{:.0}%", 100.0 * c.waited()))
+                            .unwrap_or_else(|| "-".into())
                     );
                 }
             }

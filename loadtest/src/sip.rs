@@ -1,13 +1,17 @@
 //! The SIP side of the load generator: many calls from one UDP socket. It places calls
-//! (INVITE with a PCMU + telephone-event offer pointing at the streamer's RTP socket)
-//! at a bounded rate, retransmits on T1, ACKs 2xx (again on retransmissions), answers
-//! the gateway's BYEs, and hangs every call up at the end.
+//! (INVITE with a PCMU offer pointing at the streamer's RTP socket, telephone-event on the
+//! channels that send RFC 4733 digits) at a bounded rate, retransmits on T1, ACKs final
+//! responses (a 2xx again on each retransmission), answers the gateway's requests, and
+//! hangs every call up at the end. Each call is a [`CallLeg`] of the test kit: messages
+//! are built and parsed with the gateway's own `mediagw::sip::Message`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use mediagw::codec::Codec;
+use mediagw::sip::{Message, Method};
+use mediagw_testkit::sip::{CallLeg, ok_to, sdp};
 use tokio::net::UdpSocket;
 
 /// Does channel `idx` send its digits as RFC 4733 events (even channels) rather than
@@ -27,89 +31,60 @@ pub struct Established {
     pub setup: Duration,
 }
 
-struct Leg {
+struct Call {
     idx: u32,
-    to_tag: Option<String>,
+    leg: CallLeg,
     sent_at: Instant,
     last_tx: Instant,
     tries: u32,
-    invite: String,
+    invite: Vec<u8>,
     done: bool,
 }
 
 /// Places and releases calls; single owner of the SIP socket.
 pub struct SipDriver {
-    sock: Arc<UdpSocket>,
+    sock: UdpSocket,
     gw: SocketAddr,
     me: SocketAddr,
     rtp: SocketAddr,
-    legs: HashMap<String, Leg>,
+    calls: HashMap<String, Call>,
     /// Final non-2xx responses seen (status codes).
     pub failures: Vec<u16>,
     tag: u32,
 }
 
-fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
-    msg.lines().find_map(|l| {
-        let (n, v) = l.split_once(':')?;
-        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-    })
-}
-
 impl SipDriver {
-    /// Binds a SIP socket on 127.0.0.1.
+    /// Binds a SIP socket on 127.0.0.1; calls go to `gw` and offer RTP at `rtp`.
     pub async fn new(gw: SocketAddr, rtp: SocketAddr) -> std::io::Result<Self> {
         let sock = UdpSocket::bind("127.0.0.1:0").await?;
         let me = sock.local_addr()?;
         Ok(Self {
-            sock: Arc::new(sock),
+            sock,
             gw,
             me,
             rtp,
-            legs: HashMap::new(),
+            calls: HashMap::new(),
             failures: Vec::new(),
             tag: std::process::id(),
         })
     }
 
-    fn call_id(&self, idx: u32) -> String {
-        format!("load-{}-{idx}@127.0.0.1", self.tag)
-    }
-
-    fn invite(&self, idx: u32) -> String {
-        // Channels that send RFC 4733 digits offer telephone-event; the others offer PCMU
-        // alone, so the gateway listens for in-band tones on them (it does not run the tone
-        // detector on calls that negotiated RFC 4733).
-        let (pts, te) = if rfc4733_channel(idx) {
-            (
-                " 0 101",
-                "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n",
-            )
-        } else {
-            (" 0", "")
-        };
-        let sdp = format!(
-            "v=0\r\no=load {idx} 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP{pts}\r\na=rtpmap:0 PCMU/8000\r\n{te}a=ptime:20\r\na=sendrecv\r\n",
-            ip = self.rtp.ip(),
-            port = self.rtp.port()
-        );
-        format!(
-            "INVITE sip:ivr@{gw} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKl{t}x{idx}i\r\nMax-Forwards: 70\r\nFrom: <sip:load-{idx}@{me}>;tag=l{t}x{idx}\r\nTo: <sip:ivr@{gw}>\r\nCall-ID: {cid}\r\nCSeq: 1 INVITE\r\nContact: <sip:load-{idx}@{me}>\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
-            sdp.len(),
-            gw = self.gw,
-            me = self.me,
-            t = self.tag,
-            cid = self.call_id(idx)
+    /// Channel `idx`'s call: From `load-<idx>` (the bench application reads the channel
+    /// back from it), to `ivr`.
+    fn leg(&self, idx: u32) -> CallLeg {
+        let t = self.tag;
+        CallLeg::new(
+            self.me,
+            &format!("load-{idx}"),
+            "ivr",
+            self.gw,
+            &format!("load-{t}-{idx}@127.0.0.1"),
+            &format!("l{t}x{idx}"),
         )
     }
 
-    fn in_dialog(&self, method: &str, cseq: u32, cid: &str, idx: u32, to_tag: &str) -> String {
-        format!(
-            "{method} sip:ivr@{gw} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKl{t}x{idx}{method}{cseq}\r\nMax-Forwards: 70\r\nFrom: <sip:load-{idx}@{me}>;tag=l{t}x{idx}\r\nTo: <sip:ivr@{gw}>;tag={to_tag}\r\nCall-ID: {cid}\r\nCSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n",
-            gw = self.gw,
-            me = self.me,
-            t = self.tag
-        )
+    async fn send(&self, msg: &Message) {
+        let _ = self.sock.send_to(&msg.to_bytes(), self.gw).await;
     }
 
     /// Places calls `idxs` at up to `cps` per second; returns those answered within `limit`.
@@ -129,44 +104,43 @@ impl SipDriver {
         while out.len() < total && start.elapsed() < limit {
             // Pace new INVITEs.
             while next < idxs.end && start + per * (next - idxs.start) <= Instant::now() {
-                let inv = self.invite(next);
-                let _ = self.sock.send_to(inv.as_bytes(), self.gw).await;
+                let leg = self.leg(next);
+                let offer = sdp::audio_offer(self.rtp, Codec::Pcmu, rfc4733_channel(next));
+                let invite = leg.invite(&offer).to_bytes();
+                let _ = self.sock.send_to(&invite, self.gw).await;
                 let now = Instant::now();
-                self.legs.insert(
-                    self.call_id(next),
-                    Leg {
-                        idx: next,
-                        to_tag: None,
-                        sent_at: now,
-                        last_tx: now,
-                        tries: 1,
-                        invite: inv,
-                        done: false,
-                    },
-                );
+                let call = Call {
+                    idx: next,
+                    leg,
+                    sent_at: now,
+                    last_tx: now,
+                    tries: 1,
+                    invite,
+                    done: false,
+                };
+                self.calls.insert(call.leg.call_id().to_string(), call);
                 next += 1;
             }
             // Retransmit unanswered INVITEs (T1 doubling, 5 tries).
             let now = Instant::now();
             let mut resend = Vec::new();
-            for l in self.legs.values_mut() {
-                if l.to_tag.is_none() && !l.done && l.tries < 6 {
-                    let wait = Duration::from_millis(500) * (1 << (l.tries - 1));
-                    if now.duration_since(l.last_tx) >= wait {
-                        l.tries += 1;
-                        l.last_tx = now;
-                        resend.push(l.invite.clone());
+            for c in self.calls.values_mut() {
+                if c.leg.to_tag().is_none() && !c.done && c.tries < 6 {
+                    let wait = Duration::from_millis(500) * (1 << (c.tries - 1));
+                    if now.duration_since(c.last_tx) >= wait {
+                        c.tries += 1;
+                        c.last_tx = now;
+                        resend.push(c.invite.clone());
                     }
                 }
             }
             for m in resend {
-                let _ = self.sock.send_to(m.as_bytes(), self.gw).await;
+                let _ = self.sock.send_to(&m, self.gw).await;
             }
             tokio::select! {
                 r = self.sock.recv_from(&mut buf) => {
                     if let Ok((n, _)) = r {
-                        let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
-                        if let Some(e) = self.on_message(&msg).await {
+                        if let Some(e) = self.on_datagram(&buf[..n]).await {
                             out.push(e);
                         }
                     }
@@ -177,124 +151,92 @@ impl SipDriver {
         out
     }
 
-    /// Handles one message; returns a newly established call.
-    async fn on_message(&mut self, msg: &str) -> Option<Established> {
-        let first = msg.lines().next().unwrap_or("");
-        let cid = header(msg, "Call-ID")
-            .or_else(|| header(msg, "i"))?
-            .to_string();
-        if !first.starts_with("SIP/2.0 ") {
-            // A request from the gateway (BYE, INFO, OPTIONS): answer 200.
-            let mut resp = String::from("SIP/2.0 200 OK\r\n");
-            for l in msg.lines() {
-                let n = l
-                    .split(':')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase();
-                if ["via", "v", "from", "f", "to", "t", "call-id", "i", "cseq"]
-                    .contains(&n.as_str())
-                {
-                    resp.push_str(l);
-                    resp.push_str("\r\n");
-                }
-            }
-            resp.push_str("Content-Length: 0\r\n\r\n");
-            let _ = self.sock.send_to(resp.as_bytes(), self.gw).await;
-            if first.starts_with("BYE") {
-                if let Some(l) = self.legs.get_mut(&cid) {
-                    l.done = true;
-                }
-            }
+    /// Handles one datagram; returns a newly established call.
+    async fn on_datagram(&mut self, data: &[u8]) -> Option<Established> {
+        let msg = Message::parse(data).ok()?;
+        if msg.is_request() {
+            self.on_request(&msg).await;
             return None;
         }
-        let code: u16 = first.split_whitespace().nth(1)?.parse().ok()?;
-        let cseq = header(msg, "CSeq")?;
-        if !cseq.ends_with("INVITE") || code < 200 {
+        self.on_response(&msg).await
+    }
+
+    /// A request from the gateway (BYE, INFO, OPTIONS...): 200, and a BYE ends the call.
+    async fn on_request(&mut self, req: &Message) {
+        self.send(&ok_to(req)).await;
+        if req.method() == Some(&Method::Bye) {
+            if let Some(c) = req.call_id().and_then(|id| self.calls.get_mut(id)) {
+                c.done = true;
+            }
+        }
+    }
+
+    /// A final response to an INVITE: ACK it; a failure is counted once, a first 2xx
+    /// establishes the call.
+    async fn on_response(&mut self, resp: &Message) -> Option<Established> {
+        let code = resp.status()?;
+        if code < 200 || resp.cseq().map(|c| c.1) != Some(Method::Invite) {
             return None;
         }
-        let leg = self.legs.get_mut(&cid)?;
+        let c = self.calls.get_mut(resp.call_id()?)?;
         if code >= 300 {
-            if !leg.done {
-                leg.done = true;
+            if !c.done {
+                c.done = true;
                 self.failures.push(code);
             }
-            let (idx, me, gw, t) = (leg.idx, self.me, self.gw, self.tag);
-            let to = header(msg, "To").unwrap_or("");
-            let ack = format!(
-                "ACK sip:ivr@{gw} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bKl{t}x{idx}i\r\nMax-Forwards: 70\r\nFrom: <sip:load-{idx}@{me}>;tag=l{t}x{idx}\r\nTo: {to}\r\nCall-ID: {cid}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
-            );
-            let _ = self.sock.send_to(ack.as_bytes(), gw).await;
+            let ack = c.leg.ack_failure(resp);
+            self.send(&ack).await;
             return None;
         }
-        let to_tag = header(msg, "To")?
-            .split("tag=")
-            .nth(1)?
-            .split(';')
-            .next()?
-            .trim()
-            .to_string();
-        let first_time = leg.to_tag.is_none();
-        leg.to_tag = Some(to_tag.clone());
-        let (idx, setup) = (leg.idx, leg.sent_at.elapsed());
-        let ack = self.in_dialog("ACK", 1, &cid, idx, &to_tag);
-        let _ = self.sock.send_to(ack.as_bytes(), self.gw).await;
-        if !first_time {
+        let first = c.leg.answered(resp);
+        let (idx, setup, ack) = (c.idx, c.sent_at.elapsed(), c.leg.ack());
+        self.send(&ack).await;
+        if !first {
             return None;
         }
-        let body = msg.split("\r\n\r\n").nth(1)?;
-        let ip = body
-            .lines()
-            .find_map(|l| l.strip_prefix("c=IN IP4 "))?
-            .trim();
-        let port = body
-            .lines()
-            .find_map(|l| l.strip_prefix("m=audio "))?
-            .split(' ')
-            .next()?;
-        let rtp = format!("{ip}:{port}").parse().ok()?;
+        let rtp = sdp::rtp_target(&resp.body)?;
         Some(Established { idx, rtp, setup })
     }
 
     /// Sends BYE on every established call and waits (bounded) for the answers; returns
     /// how many were hung up.
     pub async fn hangup_all(&mut self, limit: Duration) -> usize {
-        let mut pending = std::collections::HashSet::new();
-        let legs: Vec<(String, u32, String)> = self
-            .legs
-            .iter()
-            .filter(|(_, l)| !l.done)
-            .filter_map(|(c, l)| Some((c.clone(), l.idx, l.to_tag.clone()?)))
-            .collect();
-        for (cid, idx, tag) in &legs {
-            let bye = self.in_dialog("BYE", 2, cid, *idx, tag);
-            let _ = self.sock.send_to(bye.as_bytes(), self.gw).await;
-            pending.insert(cid.clone());
+        let mut pending = HashSet::new();
+        let mut byes = Vec::new();
+        for (id, c) in &mut self.calls {
+            if !c.done && c.leg.to_tag().is_some() {
+                byes.push(c.leg.request(Method::Bye, None));
+                pending.insert(id.clone());
+            }
+        }
+        let sent = byes.len();
+        for bye in &byes {
+            self.send(bye).await;
         }
         let start = Instant::now();
         let mut buf = vec![0u8; 65536];
         while !pending.is_empty() && start.elapsed() < limit {
-            if let Ok(Ok((n, _))) =
+            let Ok(Ok((n, _))) =
                 tokio::time::timeout(Duration::from_millis(200), self.sock.recv_from(&mut buf))
                     .await
-            {
-                let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
-                if msg.starts_with("SIP/2.0 ")
-                    && header(&msg, "CSeq").is_some_and(|c| c.ends_with("BYE"))
-                {
-                    if let Some(c) = header(&msg, "Call-ID") {
-                        pending.remove(c);
+            else {
+                continue;
+            };
+            match Message::parse(&buf[..n]) {
+                Ok(m) if !m.is_request() && m.cseq().map(|c| c.1) == Some(Method::Bye) => {
+                    if let Some(id) = m.call_id() {
+                        pending.remove(id);
                     }
-                } else {
-                    let _ = self.on_message(&msg).await;
+                }
+                _ => {
+                    let _ = self.on_datagram(&buf[..n]).await;
                 }
             }
         }
-        for l in self.legs.values_mut() {
-            l.done = true;
+        for c in self.calls.values_mut() {
+            c.done = true;
         }
-        legs.len() - pending.len()
+        sent - pending.len()
     }
 
     /// Answers whatever the gateway sends (BYE, retransmitted 200) for `dur`.
@@ -305,8 +247,7 @@ impl SipDriver {
             if let Ok(Ok((n, _))) =
                 tokio::time::timeout_at(end.into(), self.sock.recv_from(&mut buf)).await
             {
-                let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
-                let _ = self.on_message(&msg).await;
+                let _ = self.on_datagram(&buf[..n]).await;
             }
         }
     }

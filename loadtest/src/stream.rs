@@ -2,7 +2,10 @@
 //! absolute 20 ms deadlines (channels spread over 20 one-millisecond slots) with
 //! `sendmmsg`, drains replies with `recvmmsg` (kernel receive timestamps, SO_TIMESTAMPNS),
 //! injects DTMF digits (RFC 4733 events or in-band tones) on schedule, and measures per
-//! channel: loss, reordering and the deviation of each arrival from the 20 ms grid.
+//! channel: loss, reordering and the deviation of each arrival from the 20 ms grid. It
+//! also measures itself (each packet's send time against its deadline, and its own CPU
+//! time) and samples the target's thread at the edges of each window, so a window's
+//! packet counts and CPU times cover the same interval.
 
 use std::net::{SocketAddr, SocketAddrV4, UdpSocket};
 use std::os::fd::AsRawFd;
@@ -10,6 +13,8 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 use hdrhistogram::Histogram;
+
+use crate::cpu::{CpuUse, Probe, Sample};
 
 /// How replies are matched to channels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,12 +40,14 @@ pub struct DigitPlan {
 pub enum Ctl {
     /// Start streaming to these channels: (index, gateway or echo address).
     Add(Vec<(u32, SocketAddr)>),
-    /// Measure a window: `warmup` then `dur`; digits per channel; replies with stats.
+    /// Measure a window: `warmup` then `dur`; digits per channel; the target's thread
+    /// to sample at the window's edges; replies with stats.
     Window {
         warmup: Duration,
         dur: Duration,
         late_ms: u64,
         digits: Vec<(u32, Vec<DigitPlan>)>,
+        probe: Option<Probe>,
         reply: Sender<WindowStats>,
     },
     /// Stop streaming to channels `n..` (their calls are being hung up).
@@ -67,8 +74,13 @@ pub struct WindowStats {
     pub deviation_us: Histogram<u64>,
     /// Round trip (echo only: send to reply), µs.
     pub rtt_us: Histogram<u64>,
-    /// The generator's own send lateness vs its deadlines, µs.
+    /// The generator's own send deviation: each packet's send (the end of its slot's
+    /// `sendmmsg`) against its deadline, µs.
     pub gen_late_us: Histogram<u64>,
+    /// The target's thread over the window (when a probe was given).
+    pub target_cpu: Option<CpuUse>,
+    /// The generator's streaming thread over the window.
+    pub gen_cpu: Option<CpuUse>,
 }
 
 fn hist() -> Histogram<u64> {
@@ -128,7 +140,7 @@ impl Streamer {
                 if let Some(c) = core {
                     core_affinity::set_for_current(core_affinity::CoreId { id: c });
                 }
-                let mut s = State::new(sock, demux, payload_clock);
+                let mut s = State::new(sock, demux, payload_clock, Probe::this_thread(core));
                 s.run(&rx);
             })?;
         Ok(Self {
@@ -145,6 +157,7 @@ impl Streamer {
         dur: Duration,
         late_ms: u64,
         digits: Vec<(u32, Vec<DigitPlan>)>,
+        probe: Option<Probe>,
     ) -> Option<WindowStats> {
         let (reply, r) = crossbeam_channel::bounded(1);
         self.ctl
@@ -153,6 +166,7 @@ impl Streamer {
                 dur,
                 late_ms,
                 digits,
+                probe,
                 reply,
             })
             .ok()?;
@@ -234,6 +248,8 @@ struct State {
     // window
     win: Option<Win>,
     frame: u64,
+    /// This thread.
+    me: Probe,
 }
 
 struct Win {
@@ -243,6 +259,10 @@ struct Win {
     late_ns: i64,
     reply: Sender<WindowStats>,
     stats: WindowStats,
+    probe: Option<Probe>,
+    /// (target, generator) samples at the window's start and end.
+    cpu_start: Option<(Option<Sample>, Option<Sample>)>,
+    cpu_end: Option<(Option<Sample>, Option<Sample>)>,
 }
 
 fn now_ns() -> i64 {
@@ -269,7 +289,7 @@ fn sleep_until(ns: i64) {
 }
 
 impl State {
-    fn new(sock: UdpSocket, demux: Demux, payload_clock: bool) -> Self {
+    fn new(sock: UdpSocket, demux: Demux, payload_clock: bool, me: Probe) -> Self {
         let mut rxbuf = vec![[0u8; 2048]; RX_BATCH];
         let mut rxname = vec![to_sockaddr(SocketAddr::from(([0, 0, 0, 0], 0))); RX_BATCH];
         let mut rxctl = vec![[0u64; 16]; RX_BATCH];
@@ -309,6 +329,7 @@ impl State {
             rxmsg,
             win: None,
             frame: 0,
+            me,
         }
     }
 
@@ -385,6 +406,7 @@ impl State {
                         dur,
                         late_ms,
                         digits,
+                        probe,
                         reply,
                     } => {
                         let start_frame = self.frame + (warmup.as_millis() as u64 / 20) + 1;
@@ -420,7 +442,12 @@ impl State {
                                 deviation_us: hist(),
                                 rtt_us: hist(),
                                 gen_late_us: hist(),
+                                target_cpu: None,
+                                gen_cpu: None,
                             },
+                            probe,
+                            cpu_start: None,
+                            cpu_end: None,
                         });
                     }
                 }
@@ -436,15 +463,28 @@ impl State {
             }
             let slot = (slot_no % SLOTS as u64) as usize;
             self.frame = slot_no / SLOTS as u64;
-            let late = now_ns() - deadline;
-            self.send_slot(slot, late);
+            self.send_slot(slot, deadline);
+            self.sample_edges();
             self.drain(false);
             slot_no += 1;
             self.maybe_finish();
         }
     }
 
-    fn send_slot(&mut self, slot: usize, late_ns: i64) {
+    /// Samples the target's and this thread's CPU times when the window starts and ends.
+    fn sample_edges(&mut self) {
+        let Some(w) = &mut self.win else { return };
+        let now = now_ns();
+        let edge = |w: &Win| (w.probe.as_ref().and_then(Probe::sample), self.me.sample());
+        if w.cpu_start.is_none() && now >= w.start_ns {
+            w.cpu_start = Some(edge(w));
+        }
+        if w.cpu_end.is_none() && now >= w.end_ns {
+            w.cpu_end = Some(edge(w));
+        }
+    }
+
+    fn send_slot(&mut self, slot: usize, deadline: i64) {
         let frame = self.frame;
         let n = self.slots[slot].len();
         if n == 0 {
@@ -549,10 +589,13 @@ impl State {
         if let Some(w) = &mut self.win {
             if in_win.is_some_and(|(_, i)| i) {
                 w.stats.sent += sent as u64;
+                // Every packet of the slot left by now: the last one's deviation, counted
+                // for each (an upper bound per packet).
+                let late_ns = now_ns() - deadline;
                 let _ = w
                     .stats
                     .gen_late_us
-                    .record((late_ns.max(0) / 1000) as u64 + 1);
+                    .record_n((late_ns.max(0) / 1000) as u64 + 1, n as u64);
             }
         }
     }
@@ -676,6 +719,10 @@ impl State {
             return;
         }
         let Some(mut w) = self.win.take() else { return };
+        if let (Some((t0, g0)), Some((t1, g1))) = (w.cpu_start, w.cpu_end) {
+            w.stats.target_cpu = t0.zip(t1).map(|(a, b)| CpuUse::between(&a, &b));
+            w.stats.gen_cpu = g0.zip(g1).map(|(a, b)| CpuUse::between(&a, &b));
+        }
         let frames = ((w.end_ns - w.start_ns) / FRAME_NS) as u64;
         for c in &mut self.chans {
             flush(&mut c.seg, &mut w.stats, w.late_ns);

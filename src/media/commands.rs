@@ -1,198 +1,18 @@
-//! The vocabulary between the control plane and the media workers: the public request,
-//! event and error types of [`MediaPlane`](super::MediaPlane), and the internal
-//! [`Command`]s queued to a worker and [`WorkerEvent`]s it emits.
+//! The media plane's own vocabulary: the [`Command`]s queued to a worker (by the file
+//! service or straight from the engine's commands), the [`WorkerEvent`]s it emits, and
+//! the errors of opening files and ports. What the engine sends and receives is in
+//! [`crate::media_msg`].
 
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crossbeam_channel::Sender;
+use super::audio::Audio;
+use crate::codec::wav::Encoding;
+use crate::media_msg::{MemberMode, Refusal};
 
-use super::record::RecordFormat;
-use super::wav::Audio;
-use crate::speech::PlayStep;
-
-/// The engine's id of a call.
-pub type CallId = u64;
-
-/// The G.711 law a call speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum G711 {
-    /// PCMU (payload type 0).
-    Ulaw,
-    /// PCMA (payload type 8).
-    Alaw,
-}
-
-impl G711 {
-    /// The code of digital silence in this law.
-    pub fn silence(self) -> u8 {
-        match self {
-            G711::Ulaw => crate::codec::ULAW_SILENCE,
-            G711::Alaw => crate::codec::ALAW_SILENCE,
-        }
-    }
-
-    /// Decodes one code.
-    pub fn decode(self, code: u8) -> i16 {
-        match self {
-            G711::Ulaw => crate::codec::ulaw_to_linear(code),
-            G711::Alaw => crate::codec::alaw_to_linear(code),
-        }
-    }
-
-    /// Encodes one sample.
-    pub fn encode(self, sample: i16) -> u8 {
-        match self {
-            G711::Ulaw => crate::codec::linear_to_ulaw(sample),
-            G711::Alaw => crate::codec::linear_to_alaw(sample),
-        }
-    }
-
-    /// Converts a code of the other law into this law (identity for the same law).
-    pub fn from_law(self, from: G711, code: u8) -> u8 {
-        match (from, self) {
-            (G711::Ulaw, G711::Alaw) => crate::codec::ULAW_TO_ALAW[code as usize],
-            (G711::Alaw, G711::Ulaw) => crate::codec::ALAW_TO_ULAW[code as usize],
-            _ => code,
-        }
-    }
-}
-
-/// The far end's media, from SDP negotiation. Sent again on every re-INVITE.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemoteMedia {
-    /// Where to send RTP (and, until symmetric latching says otherwise, where RTP comes from).
-    pub rtp: SocketAddr,
-    /// Where to send RTCP; `None`: the RTP port + 1 (or the RTP address with `rtcp_mux`).
-    pub rtcp: Option<SocketAddr>,
-    /// The negotiated codec.
-    pub codec: G711,
-    /// Its payload type (0 or 8 normally).
-    pub pt: u8,
-    /// The telephone-event payload type, when the peer offered RFC 4733.
-    pub dtmf_pt: Option<u8>,
-    /// Packet time in ms (10..=60; other values are clamped).
-    pub ptime_ms: u32,
-    /// RTCP multiplexed on the RTP port (RFC 5761).
-    pub rtcp_mux: bool,
-    /// We may send media (false on hold / `recvonly` from our side).
-    pub send: bool,
-    /// We expect media (false: incoming RTP is ignored and the RTP timeout is off).
-    pub recv: bool,
-}
-
-/// A `play_start`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlayRequest {
-    /// What to play, in order (from `speech::plan`).
-    pub steps: Vec<PlayStep>,
-    /// DTMF digits that stop the play.
-    pub finish_keys: String,
-    /// Extra plays of the whole sequence (1: played twice).
-    pub repeat: u32,
-}
-
-/// A `record_start`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordRequest {
-    /// The file to write (already confined to the record root by the engine).
-    pub path: PathBuf,
-    /// Sample format of the file.
-    pub format: RecordFormat,
-    /// Longest recording; reaching it ends the recording with an error. 0: no limit.
-    pub max_seconds: u32,
-    /// DTMF digits that end the recording (successfully).
-    pub finish_keys: String,
-    /// Play a short 1 kHz beep to the caller before recording starts.
-    pub beep: bool,
-}
-
-/// Where a received digit came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DigitSource {
-    /// RTP telephone-event.
-    Rfc4733,
-    /// In-band tone detection.
-    Inband,
-    /// SIP INFO (injected by the engine).
-    Info,
-}
-
-/// Counters of one call, reported in [`MediaEvent::Closed`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct CallStats {
-    /// RTP packets accepted.
-    pub packets_in: u64,
-    /// Their bytes (whole datagrams).
-    pub bytes_in: u64,
-    /// RTP packets sent.
-    pub packets_out: u64,
-    /// Their bytes.
-    pub bytes_out: u64,
-    /// Cumulative packets lost (RFC 3550).
-    pub lost: i64,
-    /// Interarrival jitter in ms (RFC 3550).
-    pub jitter_ms: u32,
-    /// Datagrams dropped: malformed, wrong source, unknown payload type.
-    pub dropped: u64,
-    /// Recorded frames lost because the writer queue was full.
-    pub record_overruns: u64,
-}
-
-/// What the media layer reports to the engine.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MediaEvent {
-    /// A play ended (`error: None` when it played to the end, was stopped or a finish key ended it).
-    PlayCompleted {
-        /// The call.
-        call: CallId,
-        /// Why it failed.
-        error: Option<String>,
-        /// The finish key that ended it.
-        finish_key: Option<char>,
-    },
-    /// A recording ended; the file is complete and its header valid when this arrives.
-    RecordCompleted {
-        /// The call.
-        call: CallId,
-        /// Why it ended badly (`record_stop`, `max_seconds`, release, write error).
-        error: Option<String>,
-        /// The finish key that ended it.
-        finish_key: Option<char>,
-        /// The file.
-        path: PathBuf,
-    },
-    /// `send_dtmf` finished.
-    SendDtmfCompleted {
-        /// The call.
-        call: CallId,
-        /// Why it failed.
-        error: Option<String>,
-    },
-    /// A DTMF digit was received (each key press once).
-    Digit {
-        /// The call.
-        call: CallId,
-        /// `0-9`, `*`, `#`, `A-D`.
-        digit: char,
-        /// How it arrived.
-        source: DigitSource,
-    },
-    /// No RTP for `rtp_timeout_seconds` (once per silent period).
-    RtpTimeout {
-        /// The call.
-        call: CallId,
-    },
-    /// The call's media is gone (after every completion event of the call).
-    Closed {
-        /// The call.
-        call: CallId,
-        /// Its counters.
-        stats: CallStats,
-    },
-}
+pub use crate::media_msg::{CallId, CallStats, DigitSource, MediaEvent, RemoteMedia};
 
 /// Why a request was refused.
 #[derive(Debug, thiserror::Error)]
@@ -219,6 +39,13 @@ pub enum MediaError {
         /// Why.
         reason: String,
     },
+    /// A name, or a link on its way, leads out of its root; or a recording's place is
+    /// taken by a link (-32003). Says nothing about what lies outside.
+    #[error("not allowed: {reason}")]
+    NotAllowed {
+        /// Why, naming the file as the client gave it.
+        reason: String,
+    },
     /// Text to speech was asked for but no synthesiser is configured (-32005).
     #[error("no speech synthesiser configured")]
     NoTts,
@@ -234,8 +61,8 @@ pub struct RecordStart {
     pub rec: u64,
     /// The file (for the completion event).
     pub path: PathBuf,
-    /// Target format.
-    pub format: RecordFormat,
+    /// Target sample encoding.
+    pub format: Encoding,
     /// 0: no limit.
     pub max_seconds: u32,
     /// Keys that end it.
@@ -244,26 +71,22 @@ pub struct RecordStart {
     pub beep: bool,
 }
 
-/// The reply to [`Command::Open`].
-pub type OpenReply = Sender<Result<(), MediaError>>;
-
 /// What the control plane asks a worker.
 #[derive(Debug)]
 pub enum Command {
-    /// Bind `local` (RTP) and its port + 1 (RTCP) and create the call.
+    /// Bind `local` (RTP) and its port + 1 (RTCP) and create the call; the outcome is
+    /// reported as `Opened` or `OpenFailed`.
     Open {
         /// The call.
         call: CallId,
         /// RTP bind address.
         local: SocketAddr,
-        /// Where the outcome goes.
-        reply: OpenReply,
     },
     /// Set (or change) the far end.
     SetRemote(CallId, RemoteMedia),
     /// Stop everything, emit completions, then `Closed`.
     Close(CallId),
-    /// Start playing loaded audio.
+    /// Start playing loaded audio (`to_join`: into the call's join, heard by both).
     Play {
         /// The call.
         call: CallId,
@@ -273,6 +96,8 @@ pub enum Command {
         finish_keys: String,
         /// Extra rounds.
         repeat: u32,
+        /// A `JoinPlay`.
+        to_join: bool,
     },
     /// A play waiting for speech synthesis: the call is "playing" (silently) until
     /// [`Command::PlayReady`] or [`Command::PlayFailed`] with the same token.
@@ -283,6 +108,8 @@ pub enum Command {
         token: u64,
         /// Finish keys.
         finish_keys: String,
+        /// A `JoinPlay`.
+        to_join: bool,
     },
     /// The audio of a pending play is ready.
     PlayReady {
@@ -314,6 +141,137 @@ pub enum Command {
     SendDtmf(CallId, String),
     /// A digit received by the signalling layer (SIP INFO): ends plays/records like any other.
     Digit(CallId, char),
+    /// Hand the call's media (sockets and state) to worker `to`; that worker reports
+    /// `Moved`.
+    Move {
+        /// The call.
+        call: CallId,
+        /// The worker to move to.
+        to: usize,
+    },
+    /// A call handed over by another worker: adopt its sockets and run it here.
+    Adopt(Box<super::handler::Moving>),
+    /// Join two calls of this worker. `announced`: the file service already answered
+    /// `Started` (it prepared a recording or a ring-back), so a failure here ends the
+    /// join at once (`JoinEnded` with an error) instead of refusing it.
+    Join {
+        /// The first party.
+        a: CallId,
+        /// The second party.
+        b: CallId,
+        /// Of the request.
+        token: u64,
+        /// Directions and gains (its recording and ring-back as prepared below).
+        spec: crate::media_msg::JoinSpec,
+        /// The ring-back's loaded audio.
+        ringback: Option<Vec<Arc<Audio>>>,
+        /// The recording's file, registered at the writer.
+        record: Option<JoinRecordStart>,
+        /// `Started` already sent.
+        announced: bool,
+    },
+    /// End `a`'s join.
+    Unjoin(CallId),
+    /// Open conference `0` (its mixer and grid) on this worker.
+    ConfOpen(CallId),
+    /// Close conference `0`: its members leave, its play and recording end, `Closed`.
+    ConfClose(CallId),
+    /// `call` (on this worker) enters `conf`. `announce`: its entry announcement is being
+    /// loaded by the file service (`ConfPrepared` follows, and answers the request);
+    /// meanwhile the call is a member that neither talks nor hears.
+    ConfEnter {
+        conf: CallId,
+        call: CallId,
+        token: u64,
+        mode: MemberMode,
+        volume_db: i32,
+        announce: bool,
+    },
+    /// `call` leaves `conf`.
+    ConfExit { conf: CallId, call: CallId },
+    /// A member's new voice mode.
+    ConfMode {
+        conf: CallId,
+        call: CallId,
+        mode: MemberMode,
+    },
+    /// A play (`record` false) or recording of `conf` is being prepared by the file
+    /// service; `ConfPrepared` with the same token follows, and answers the request. A
+    /// stop meanwhile ends it as soon as it starts.
+    ConfPending {
+        conf: CallId,
+        token: u64,
+        record: bool,
+    },
+    /// Stop the conference's play.
+    ConfStopPlay(CallId),
+    /// Stop the conference's recording.
+    ConfStopRecord(CallId),
+    /// What the file service prepared for `conf` (`call`: the entering member an
+    /// announcement is for, or `conf` itself for its play or recording), or why it could
+    /// not.
+    ConfPrepared {
+        conf: CallId,
+        call: CallId,
+        token: u64,
+        result: Result<Prepared, Refusal>,
+    },
+}
+
+/// What the file service prepared for a conference.
+#[derive(Debug)]
+pub enum Prepared {
+    /// Audio to play (an entry announcement, or the conference's play).
+    Audio { audio: Vec<Arc<Audio>>, repeat: u32 },
+    /// The conference's recording: its file created and registered at the writer.
+    Record(RecordStart),
+}
+
+/// A join's recording as handed to a worker.
+#[derive(Debug, Clone)]
+pub struct JoinRecordStart {
+    /// Id of the file at the writer thread.
+    pub rec: u64,
+    /// The file (for `JoinEnded`).
+    pub path: PathBuf,
+    /// Sample encoding.
+    pub format: Encoding,
+    /// `a` left, `b` right.
+    pub stereo: bool,
+}
+
+impl Command {
+    /// The call the command is about (a conference's own commands: the conference).
+    pub fn call(&self) -> CallId {
+        match self {
+            Command::Open { call, .. }
+            | Command::Play { call, .. }
+            | Command::PlayPending { call, .. }
+            | Command::PlayReady { call, .. }
+            | Command::PlayFailed { call, .. } => *call,
+            Command::SetRemote(call, _)
+            | Command::Close(call)
+            | Command::StopPlay(call)
+            | Command::Record(call, _)
+            | Command::StopRecord(call)
+            | Command::SendDtmf(call, _)
+            | Command::Digit(call, _)
+            | Command::Unjoin(call)
+            | Command::Move { call, .. } => *call,
+            Command::Adopt(m) => m.channel.call(),
+            Command::Join { a, .. } => *a,
+            Command::ConfEnter { call, .. }
+            | Command::ConfExit { call, .. }
+            | Command::ConfMode { call, .. } => *call,
+            // About the conference itself (its id is in the calls' id space).
+            Command::ConfOpen(conf)
+            | Command::ConfClose(conf)
+            | Command::ConfStopPlay(conf)
+            | Command::ConfStopRecord(conf)
+            | Command::ConfPending { conf, .. }
+            | Command::ConfPrepared { conf, .. } => *conf,
+        }
+    }
 }
 
 /// What a worker emits: public events, and record completions that the plane holds back
@@ -326,7 +284,7 @@ pub enum WorkerEvent {
     RecordEnded {
         /// The recording's writer id.
         rec: u64,
-        /// A `MediaEvent::RecordCompleted`.
+        /// A `MediaEvent::RecordCompleted`, or a recorded join's `JoinEnded`.
         event: MediaEvent,
     },
 }

@@ -17,6 +17,8 @@ pub const GAP_MS: u32 = 100;
 pub const END_PACKETS: u32 = 3;
 /// Volume field of the events sent (-dBm0).
 pub const EVENT_VOLUME: u8 = 10;
+/// Keys that may wait to be sent (see [`DtmfTx::push`]).
+pub const QUEUE: usize = 32;
 
 /// How to send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,10 +68,11 @@ pub struct DtmfTx {
 impl DtmfTx {
     /// Starts sending `keys`; refuses (with the offending key) anything but `0-9 * # A-D`.
     pub fn new(keys: &str, mode: DtmfMode) -> Result<Self, char> {
-        let keys = keys
+        let mut keys = keys
             .chars()
             .map(|c| dtmf_event(c).ok_or(c))
             .collect::<Result<Vec<u8>, char>>()?;
+        keys.reserve(QUEUE);
         let mut tx = Self {
             keys,
             next: 0,
@@ -164,6 +167,34 @@ impl DtmfTx {
     pub fn mode(&self) -> DtmfMode {
         self.mode
     }
+
+    /// Whether every key has been sent.
+    pub fn is_idle(&self) -> bool {
+        self.next >= self.keys.len()
+    }
+
+    /// Queues one more key (a digit relayed across a join while others are still being
+    /// sent). Refuses anything but `0-9 * # A-D`, and keys beyond [`QUEUE`] waiting.
+    pub fn push(&mut self, key: char) -> bool {
+        let Some(code) = dtmf_event(key) else {
+            return false;
+        };
+        if self.next >= self.keys.len() {
+            // Everything was sent: start over (keeps the allocation).
+            self.keys.clear();
+            self.next = 0;
+            self.stage = Stage::Tone(0);
+        }
+        if self.keys.len() - self.next >= QUEUE {
+            return false;
+        }
+        let was_idle = self.next >= self.keys.len();
+        self.keys.push(code);
+        if was_idle {
+            self.load_tone();
+        }
+        true
+    }
 }
 
 #[cfg(test)]
@@ -205,6 +236,39 @@ mod tests {
         assert_eq!(frames[9], DtmfFrame::Pause);
         assert_eq!(ev(&frames[10]).expect("second key").0.event, 11);
         assert!(ev(&frames[10]).expect("second").1);
+    }
+
+    #[test]
+    fn keys_pushed_while_sending_and_after_done() {
+        let mut tx = DtmfTx::new("1", DtmfMode::Rfc4733(96)).expect("key");
+        let mut pcm = [0i16; 160];
+        let mut firsts = Vec::new();
+        let mut push_at = 3;
+        for _ in 0..100 {
+            if push_at == 0 {
+                assert!(tx.push('9'));
+            }
+            push_at -= 1;
+            match tx.next_frame(160, &mut pcm) {
+                DtmfFrame::Event { event, first: true } => firsts.push(event.event),
+                DtmfFrame::Done => break,
+                _ => {}
+            }
+        }
+        assert_eq!(firsts, vec![1, 9]);
+        assert!(tx.push('#'), "a finished sender takes new keys");
+        assert!(!tx.push('x'));
+        assert!(matches!(
+            tx.next_frame(160, &mut pcm),
+            DtmfFrame::Event {
+                first: true,
+                event: TelephoneEvent { event: 11, .. }
+            }
+        ));
+        for _ in 0..QUEUE {
+            tx.push('0');
+        }
+        assert!(!tx.push('0'), "bounded");
     }
 
     #[test]

@@ -1,50 +1,33 @@
-//! [`MediaPlane`]: the control plane's facade over the media workers. It starts N
-//! workers, the recording writer thread and an event pump; owns the prompt cache;
-//! routes each call's commands to the worker that owns the call (chosen at
-//! `open_call`: the least loaded). Requests that can fail (bad file, busy port) fail
-//! synchronously, changing nothing; everything else is reported as a [`MediaEvent`].
-//!
-//! The event pump forwards worker events in order, holding a `RecordCompleted` (and
-//! everything after it) until the writer has finalized that file.
-//!
-//! Text to speech: `tts_command` is run with `sh -c` on a helper thread, with the text in
-//! the environment variable `MEDIAGW_TTS_TEXT` and the WAV file to write in
-//! `MEDIAGW_TTS_OUT`; exit status 0 means the file is ready. The call plays silence
-//! (nothing) meanwhile, and the play can be stopped as usual.
+//! [`MediaPlane`]: starts and stops the media side of the gateway: N workers (one per
+//! core), the recording writer thread, the file service and the event pump. The engine
+//! talks to it only through a [`PlaneSink`] (commands, never blocking) and the event
+//! channel ([`MediaPlane::events`]); see [`crate::media_msg`] for the vocabulary.
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::Stdio;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
 use super::InbandFactory;
-use super::commands::{
-    CallId, Command, MediaError, MediaEvent, PlayRequest, RecordRequest, RecordStart, RemoteMedia,
-    WorkerEvent,
-};
+use super::commands::MediaEvent;
+use super::figures::WorkerFigures;
+use super::files::{FileJob, FileService};
 use super::handler::MediaWorker;
 use super::prompts::PromptCache;
-use super::record::{self, Finalized, RecMsg, Writer};
-use super::wav::{self, Audio};
-use crate::speech::{PlayStep, PromptSet};
-use crate::worker::{CommandError, WorkerConfig, WorkerHandle, spawn_workers};
+use super::record::{Finalized, Writer};
+use super::sink::PlaneSink;
+use crate::speech::PromptSet;
+use crate::worker::{WorkerConfig, spawn_workers};
 
-/// How long `open_call` waits for the worker to bind.
-const OPEN_PATIENCE: Duration = Duration::from_secs(5);
-/// How long a command waits for room in a full worker queue.
-const SEND_PATIENCE: Duration = Duration::from_secs(1);
-/// How long the pump waits for the writer to finalize a recording.
-const FINALIZE_PATIENCE: Duration = Duration::from_secs(30);
+/// Requests the file service can have waiting.
+const FILE_QUEUE: usize = 4096;
 
 /// Configuration of the media plane.
 #[derive(Clone)]
-pub struct MediaConfig {
+pub struct PlaneConfig {
     /// Number of workers (at least 1).
     pub workers: usize,
     /// `media.prompts`: a directory replacing the embedded prompt set.
@@ -66,9 +49,16 @@ pub struct MediaConfig {
     /// In-band DTMF detection with the worker-wide SIMD detector banks (used when
     /// `inband` is `None`).
     pub inband_bank: bool,
+    /// The conference mixing kernel (`None`: the fastest this CPU has; tests compare
+    /// the kernels through the plane).
+    pub mixer_kernel: Option<crate::mixer::Kernel>,
+    /// `media.inband_with_telephone_event`: in-band detection also on calls that
+    /// negotiated telephone-event, while not joined (a press seen both ways reported
+    /// once).
+    pub inband_with_telephone_event: bool,
 }
 
-impl Default for MediaConfig {
+impl Default for PlaneConfig {
     fn default() -> Self {
         Self {
             workers: 1,
@@ -81,13 +71,15 @@ impl Default for MediaConfig {
             inband: None,
             record_queue: 16384,
             inband_bank: false,
+            mixer_kernel: None,
+            inband_with_telephone_event: false,
         }
     }
 }
 
-impl std::fmt::Debug for MediaConfig {
+impl std::fmt::Debug for PlaneConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MediaConfig")
+        f.debug_struct("PlaneConfig")
             .field("workers", &self.workers)
             .field("prompts", &self.prompts)
             .field("media_root", &self.media_root)
@@ -95,94 +87,30 @@ impl std::fmt::Debug for MediaConfig {
             .field("rtp_timeout_seconds", &self.rtp_timeout_seconds)
             .field("tts_command", &self.tts_command)
             .field("inband", &self.inband.is_some())
+            .field("mixer_kernel", &self.mixer_kernel)
+            .field("inband_bank", &self.inband_bank)
+            .field(
+                "inband_with_telephone_event",
+                &self.inband_with_telephone_event,
+            )
             .finish_non_exhaustive()
-    }
-}
-
-type Handles = Vec<WorkerHandle<MediaWorker>>;
-
-#[derive(Default)]
-struct Routes {
-    calls: HashMap<CallId, usize>,
-    load: Vec<usize>,
-}
-
-/// Per-worker figures readable from any thread (for `/metrics`).
-#[derive(Debug)]
-pub struct WorkerFigures {
-    /// The core each worker is pinned to.
-    pub cores: Vec<Option<usize>>,
-    /// The IO engine each worker runs on.
-    pub backends: Vec<crate::worker::Backend>,
-    /// Each worker's published latency quantiles.
-    pub latency: Vec<Arc<super::latency::LatencySnapshot>>,
-}
-
-impl WorkerFigures {
-    fn core_label(&self, worker: usize) -> String {
-        self.cores
-            .get(worker)
-            .copied()
-            .flatten()
-            .map_or("none".to_string(), |c| c.to_string())
-    }
-
-    /// The figures in the Prometheus text format, one series per worker and core.
-    pub fn render(&self) -> String {
-        use std::fmt::Write;
-        let mut out = String::new();
-        let rows: Vec<_> = self.latency.iter().map(|s| s.rows()).collect();
-        let _ = writeln!(
-            out,
-            "# HELP mediagw_worker_backend The IO engine of each media worker (1 = in use)."
-        );
-        let _ = writeln!(out, "# TYPE mediagw_worker_backend gauge");
-        for (i, b) in self.backends.iter().enumerate() {
-            let name = b.name();
-            let _ = writeln!(
-                out,
-                "mediagw_worker_backend{{worker=\"{i}\",core=\"{}\",backend=\"{name}\"}} 1",
-                self.core_label(i)
-            );
-        }
-        for name in super::latency::METRIC_NAMES {
-            let _ = writeln!(out, "# TYPE mediagw_worker_{name} gauge");
-            for (i, worker_rows) in rows.iter().enumerate() {
-                let core = self.core_label(i);
-                for (_, q, total, recent) in worker_rows.iter().filter(|r| r.0 == name) {
-                    let _ = writeln!(
-                        out,
-                        "mediagw_worker_{name}{{worker=\"{i}\",core=\"{core}\",quantile=\"{q}\",window=\"total\"}} {total}"
-                    );
-                    let _ = writeln!(
-                        out,
-                        "mediagw_worker_{name}{{worker=\"{i}\",core=\"{core}\",quantile=\"{q}\",window=\"2s\"}} {recent}"
-                    );
-                }
-            }
-        }
-        out
     }
 }
 
 /// The media plane. See the module documentation.
 pub struct MediaPlane {
-    latency: Arc<WorkerFigures>,
-    workers: Arc<Handles>,
-    routes: Mutex<Routes>,
-    cache: PromptCache,
+    figures: Arc<WorkerFigures>,
+    sink: PlaneSink,
     writer: Option<Writer>,
-    next_rec: AtomicU64,
-    next_token: AtomicU64,
+    files: Option<JoinHandle<()>>,
+    file_jobs: Sender<FileJob>,
     events: Receiver<MediaEvent>,
     pump: Option<JoinHandle<()>>,
-    tts: Option<String>,
-    record_root: PathBuf,
 }
 
 impl MediaPlane {
-    /// Starts the workers, the writer and the event pump.
-    pub fn start(cfg: MediaConfig) -> std::io::Result<MediaPlane> {
+    /// Starts the workers, the writer, the file service and the event pump.
+    pub fn start(cfg: PlaneConfig) -> std::io::Result<MediaPlane> {
         let (done_tx, done_rx) = crossbeam_channel::unbounded::<Finalized>();
         let writer = Writer::start(cfg.record_queue, done_tx)?;
         let rec_q = writer.queue().clone();
@@ -190,28 +118,40 @@ impl MediaPlane {
             .then(|| Duration::from_secs(cfg.rtp_timeout_seconds.into()));
         let inband = cfg.inband.clone();
         let bank = cfg.inband_bank;
+        let kernel = cfg.mixer_kernel;
+        let inband_with_te = cfg.inband_with_telephone_event;
         let latency: Vec<Arc<super::latency::LatencySnapshot>> =
             (0..cfg.workers.max(1)).map(|_| Arc::default()).collect();
         let snaps = latency.clone();
+        let rec_w = rec_q.clone();
+        let peers: super::handler::Peers = Arc::default();
+        let peers_w = peers.clone();
         let workers = spawn_workers(cfg.workers.max(1), &cfg.worker, move |info| {
-            let mut w = MediaWorker::new(rec_q.clone(), timeout, inband.clone(), info.start);
+            let mut w = MediaWorker::new(
+                rec_w.clone(),
+                timeout,
+                inband.clone(),
+                info.start,
+                info.index,
+                peers_w.clone(),
+            );
             if let Some(s) = snaps.get(info.index) {
                 w.enable_latency(s.clone());
             }
             if bank && inband.is_none() {
                 w.enable_inband_pool();
             }
+            w.set_mixer_kernel(kernel);
+            w.inband_with_telephone_event(inband_with_te);
             w
         })
         .map_err(std::io::Error::other)?;
-        let n = workers.handles.len();
-        let (tx, events) = crossbeam_channel::unbounded();
-        let wrx = workers.events;
-        let pump = std::thread::Builder::new()
-            .name("media-events".into())
-            .spawn(move || pump(&wrx, &done_rx, &tx))?;
-        let cores = workers.handles.iter().map(|h| h.core()).collect();
-        let backends = workers.handles.iter().map(|h| h.backend()).collect();
+        let _ = peers.set(workers.handles.iter().map(|h| h.sender()).collect());
+        if !super::beneath::supported() {
+            tracing::warn!(
+                "this kernel has no openat2 (Linux 5.6+): every play of a file and every recording will be refused (-32003) rather than resolved without confinement to media.root / media.record_root"
+            );
+        }
         for (i, h) in workers.handles.iter().enumerate() {
             if let Some(reason) = h.fallback_reason() {
                 tracing::warn!(
@@ -220,292 +160,95 @@ impl MediaPlane {
                 );
             }
         }
+        let figures = Arc::new(WorkerFigures {
+            cores: workers.handles.iter().map(|h| h.core()).collect(),
+            backends: workers.handles.iter().map(|h| h.backend()).collect(),
+            latency,
+        });
+        let prompt_set = PromptSet::from_config(cfg.prompts.as_deref());
+        let missing = super::prompts::missing_prompt_files(&prompt_set);
+        if !missing.is_empty() {
+            tracing::warn!(
+                "media.prompts lacks {} prompt files (numbers and dates read with them fail with -32005), first: {}",
+                missing.len(),
+                missing[0].display()
+            );
+        }
+        let handles = Arc::new(workers.handles);
+        let (file_jobs, jobs) = crossbeam_channel::bounded(FILE_QUEUE);
+        let files = FileService {
+            cache: PromptCache::new(cfg.media_root.clone(), prompt_set),
+            tts: cfg.tts_command.clone(),
+            record_root_abs: absolute(&cfg.record_root),
+            record_root: cfg.record_root.clone(),
+            writer: rec_q,
+            workers: handles.clone(),
+            events: workers.event_tx,
+            next_rec: Arc::new(AtomicU64::new(1)),
+        }
+        .spawn(jobs)?;
+        let (tx, events) = crossbeam_channel::unbounded();
+        let wrx = workers.events;
+        let pump = std::thread::Builder::new()
+            .name("media-events".into())
+            .spawn(move || super::pump::pump(&wrx, &done_rx, &tx))?;
         Ok(MediaPlane {
-            latency: Arc::new(WorkerFigures {
-                cores,
-                backends,
-                latency,
-            }),
-            workers: Arc::new(workers.handles),
-            routes: Mutex::new(Routes {
-                calls: HashMap::new(),
-                load: vec![0; n],
-            }),
-            cache: PromptCache::new(
-                cfg.media_root.clone(),
-                PromptSet::from_config(cfg.prompts.as_deref()),
-            ),
+            figures,
+            sink: PlaneSink {
+                workers: handles,
+                files: file_jobs.clone(),
+            },
             writer: Some(writer),
-            next_rec: AtomicU64::new(1),
-            next_token: AtomicU64::new(1),
+            files: Some(files),
+            file_jobs,
             events,
             pump: Some(pump),
-            tts: cfg.tts_command,
-            record_root: cfg.record_root,
         })
     }
 
-    fn routes(&self) -> std::sync::MutexGuard<'_, Routes> {
-        self.routes.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn route(&self, call: CallId) -> Result<usize, MediaError> {
-        self.routes()
-            .calls
-            .get(&call)
-            .copied()
-            .ok_or(MediaError::NoSuchCall(call))
-    }
-
-    fn send(&self, idx: usize, cmd: Command) -> Result<(), MediaError> {
-        send_to(&self.workers, idx, cmd)
-    }
-
-    /// Opens the call's media on the least loaded worker: binds `local` (RTP) and its
-    /// port + 1 (RTCP). A busy port fails with [`MediaError::Bind`].
-    pub fn open_call(&self, call: CallId, local: SocketAddr) -> Result<(), MediaError> {
-        let idx = {
-            let mut r = self.routes();
-            if r.calls.contains_key(&call) {
-                return Err(MediaError::AlreadyOpen(call));
-            }
-            let idx = (0..r.load.len()).min_by_key(|&i| r.load[i]).unwrap_or(0);
-            r.calls.insert(call, idx);
-            r.load[idx] += 1;
-            idx
-        };
-        let (reply, rx) = crossbeam_channel::bounded(1);
-        let res = self
-            .send(idx, Command::Open { call, local, reply })
-            .and_then(|()| {
-                rx.recv_timeout(OPEN_PATIENCE)
-                    .unwrap_or(Err(MediaError::Unavailable("worker did not answer")))
-            });
-        if res.is_err() {
-            let mut r = self.routes();
-            r.calls.remove(&call);
-            r.load[idx] -= 1;
-        }
-        res
-    }
-
-    /// Sets (or, on re-INVITE, changes) the far end of the call's media.
-    pub fn set_remote(&self, call: CallId, remote: RemoteMedia) {
-        if let Ok(idx) = self.route(call) {
-            let _ = self.send(idx, Command::SetRemote(call, remote));
-        }
-    }
-
-    /// Ends the call's media: its active actions end with their completion events
-    /// (error "call released"), recordings are finalized, then `Closed` is emitted.
-    pub fn close_call(&self, call: CallId) {
-        let idx = {
-            let mut r = self.routes();
-            let Some(idx) = r.calls.remove(&call) else {
-                return;
-            };
-            r.load[idx] -= 1;
-            idx
-        };
-        let _ = self.send(idx, Command::Close(call));
-    }
-
-    /// Starts playing. Every file is loaded (through the cache) before anything starts:
-    /// a missing or bad file fails the request with [`MediaError::File`].
-    pub fn play(&self, call: CallId, req: PlayRequest) -> Result<(), MediaError> {
-        let idx = self.route(call)?;
-        let mut parts: Vec<Result<Arc<Audio>, String>> = Vec::with_capacity(req.steps.len());
-        for step in &req.steps {
-            parts.push(match step {
-                PlayStep::File(name) => Ok(self.cache.file(name)?),
-                PlayStep::Prompt(w) => Ok(self.cache.word(*w)?),
-                PlayStep::Tts(text) => Err(text.clone()),
-            });
-        }
-        if parts.iter().all(|p| p.is_ok()) {
-            let audio = parts.into_iter().flatten().collect();
-            return self.send(
-                idx,
-                Command::Play {
-                    call,
-                    audio,
-                    finish_keys: req.finish_keys,
-                    repeat: req.repeat,
-                },
-            );
-        }
-        let Some(cmd) = self.tts.clone() else {
-            return Err(MediaError::NoTts);
-        };
-        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
-        self.send(
-            idx,
-            Command::PlayPending {
-                call,
-                token,
-                finish_keys: req.finish_keys,
-            },
-        )?;
-        let workers = Arc::downgrade(&self.workers);
-        let repeat = req.repeat;
-        let spawned = std::thread::Builder::new()
-            .name("media-tts".into())
-            .spawn(move || {
-                let res = synthesize(&cmd, token, parts);
-                let cmd = match res {
-                    Ok(audio) => Command::PlayReady {
-                        call,
-                        token,
-                        audio,
-                        repeat,
-                    },
-                    Err(reason) => Command::PlayFailed {
-                        call,
-                        token,
-                        reason,
-                    },
-                };
-                if let Some(w) = Weak::upgrade(&workers) {
-                    let _ = send_to(&w, idx, cmd);
-                }
-            });
-        if spawned.is_err() {
-            let _ = self.send(
-                idx,
-                Command::PlayFailed {
-                    call,
-                    token,
-                    reason: "cannot start the speech synthesiser".into(),
-                },
-            );
-        }
-        Ok(())
-    }
-
-    /// Stops the play (its completion event has no error).
-    pub fn stop_play(&self, call: CallId) {
-        if let Ok(idx) = self.route(call) {
-            let _ = self.send(idx, Command::StopPlay(call));
-        }
-    }
-
-    /// Starts recording into `req.path` (relative paths are under the record root). The
-    /// file and its parent directories exist when this returns; the full path is returned.
-    pub fn record(&self, call: CallId, req: RecordRequest) -> Result<PathBuf, MediaError> {
-        let idx = self.route(call)?;
-        let path = if req.path.is_absolute() {
-            req.path
-        } else {
-            self.record_root.join(req.path)
-        };
-        let file = record::create_file(&path, req.format).map_err(|e| MediaError::File {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-        let writer = self
-            .writer
-            .as_ref()
-            .ok_or(MediaError::Unavailable("recorder stopped"))?;
-        let rec = self.next_rec.fetch_add(1, Ordering::Relaxed);
-        let open = RecMsg::Open {
-            rec,
-            file,
-            format: req.format,
-        };
-        if writer.queue().push(open).is_err() {
-            return Err(MediaError::Unavailable("recorder queue full"));
-        }
-        let start = RecordStart {
-            rec,
-            path: path.clone(),
-            format: req.format,
-            max_seconds: req.max_seconds,
-            finish_keys: req.finish_keys,
-            beep: req.beep,
-        };
-        if let Err(e) = self.send(idx, Command::Record(call, start)) {
-            let _ = writer.queue().push(RecMsg::End { rec });
-            return Err(e);
-        }
-        Ok(path)
-    }
-
-    /// Stops the recording (its completion event has an error, as the seed says; the
-    /// file keeps everything recorded).
-    pub fn stop_record(&self, call: CallId) {
-        if let Ok(idx) = self.route(call) {
-            let _ = self.send(idx, Command::StopRecord(call));
-        }
-    }
-
-    /// Sends DTMF keys: RFC 4733 when the far end negotiated telephone-event, else
-    /// in-band tones. Ends with `SendDtmfCompleted`.
-    pub fn send_dtmf(&self, call: CallId, keys: String) {
-        if let Ok(idx) = self.route(call) {
-            let _ = self.send(idx, Command::SendDtmf(call, keys));
-        }
-    }
-
-    /// A digit received by signalling (SIP INFO): reported and applied to finish keys.
-    pub fn info_digit(&self, call: CallId, digit: char) {
-        if let Ok(idx) = self.route(call) {
-            let _ = self.send(idx, Command::Digit(call, digit));
-        }
+    /// Where the engine sends its commands.
+    pub fn sink(&self) -> PlaneSink {
+        self.sink.clone()
     }
 
     /// Per-worker latency figures (shared; safe to read from any thread).
     pub fn figures(&self) -> Arc<WorkerFigures> {
-        self.latency.clone()
+        self.figures.clone()
     }
 
-    /// The events of every call.
+    /// The events of every call, in order per call.
     pub fn events(&self) -> &Receiver<MediaEvent> {
         &self.events
     }
 
-    /// Number of open calls.
-    pub fn calls(&self) -> usize {
-        self.routes().calls.len()
-    }
-
-    /// Stops everything: every call's actions end (error "shutdown"), recordings are
-    /// finalized, all threads are joined. Events still arrive on (clones of) the
-    /// receiver until it reports disconnection.
+    /// Stops everything: the file service finishes what it holds, every call's actions
+    /// end (error "shutdown"), recordings are finalized, all threads are joined. Events
+    /// still arrive on (clones of) the receiver until it reports disconnection.
     pub fn shutdown(mut self) {
         self.stop_all();
     }
 
     fn stop_all(&mut self) {
-        let workers = std::mem::replace(&mut self.workers, Arc::new(Vec::new()));
+        if let Some(f) = self.files.take() {
+            let _ = self.file_jobs.send(FileJob::Stop);
+            let _ = f.join();
+        }
+        let workers = std::mem::replace(&mut self.sink.workers, Arc::new(Vec::new()));
         for h in workers.iter() {
             h.shutdown();
         }
-        // A TTS thread may hold the handles for a moment.
+        // A TTS thread or an engine's sink may hold the handles for a moment.
         let deadline = Instant::now() + Duration::from_secs(5);
-        let mut workers = workers;
-        loop {
-            match Arc::try_unwrap(workers) {
-                Ok(handles) => {
-                    for h in handles {
-                        let _ = h.join();
-                    }
-                    break;
-                }
-                Err(w) if Instant::now() < deadline => {
-                    workers = w;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                Err(w) => {
-                    while w.iter().any(|h| !h.is_finished())
-                        && Instant::now() < deadline + Duration::from_secs(5)
-                    {
-                        std::thread::sleep(Duration::from_millis(1));
-                    }
-                    break;
-                }
+        while workers.iter().any(|h| !h.is_finished()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if let Ok(handles) = Arc::try_unwrap(workers) {
+            for h in handles {
+                let _ = h.join();
             }
         }
         if let Some(p) = self.pump.take() {
+            // The pump ends once every worker (and the file service) dropped its sender.
             let _ = p.join();
         }
         if let Some(w) = self.writer.take() {
@@ -522,81 +265,24 @@ impl Drop for MediaPlane {
     }
 }
 
-fn send_to(workers: &Handles, idx: usize, cmd: Command) -> Result<(), MediaError> {
-    let h = workers
-        .get(idx)
-        .ok_or(MediaError::Unavailable("worker stopped"))?;
-    let deadline = Instant::now() + SEND_PATIENCE;
-    let mut cmd = cmd;
-    loop {
-        match h.send(cmd) {
-            Ok(()) => return Ok(()),
-            Err(CommandError::Full(c)) if Instant::now() < deadline => {
-                cmd = c;
-                std::thread::sleep(Duration::from_millis(1));
+/// `p` made absolute against the current directory, without following links.
+pub fn absolute(p: &Path) -> PathBuf {
+    let joined = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    };
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
             }
-            Err(CommandError::Full(_)) => return Err(MediaError::Unavailable("worker queue full")),
-            Err(CommandError::Stopped(_)) => return Err(MediaError::Unavailable("worker stopped")),
+            other => out.push(other),
         }
     }
-}
-
-/// Runs the synthesiser for each text part; loaded parts pass through.
-fn synthesize(
-    cmd: &str,
-    token: u64,
-    parts: Vec<Result<Arc<Audio>, String>>,
-) -> Result<Vec<Arc<Audio>>, String> {
-    let mut out = Vec::with_capacity(parts.len());
-    for (i, part) in parts.into_iter().enumerate() {
-        match part {
-            Ok(a) => out.push(a),
-            Err(text) => {
-                let file = std::env::temp_dir().join(format!(
-                    "mediagw-tts-{}-{token}-{i}.wav",
-                    std::process::id()
-                ));
-                let status = std::process::Command::new("sh")
-                    .arg("-c")
-                    .arg(cmd)
-                    .env("MEDIAGW_TTS_TEXT", &text)
-                    .env("MEDIAGW_TTS_OUT", &file)
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status()
-                    .map_err(|e| format!("speech synthesiser: {e}"))?;
-                let bytes = std::fs::read(&file);
-                let _ = std::fs::remove_file(&file);
-                if !status.success() {
-                    return Err(format!("speech synthesiser failed: {status}"));
-                }
-                let bytes = bytes.map_err(|e| format!("speech synthesiser output: {e}"))?;
-                out.push(Arc::new(
-                    wav::decode(&bytes).map_err(|e| format!("speech synthesiser output: {e}"))?,
-                ));
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Forwards worker events in order, holding record completions until finalized.
-fn pump(rx: &Receiver<WorkerEvent>, done: &Receiver<Finalized>, tx: &Sender<MediaEvent>) {
-    let mut seen = HashMap::new();
-    for ev in rx.iter() {
-        let ev = match ev {
-            WorkerEvent::Public(e) => e,
-            WorkerEvent::RecordEnded { rec, mut event } => {
-                let err = record::wait_finalized(rec, done, &mut seen, FINALIZE_PATIENCE);
-                if let (Some(e), MediaEvent::RecordCompleted { error, .. }) = (err, &mut event)
-                    && error.is_none()
-                {
-                    *error = Some(e);
-                }
-                event
-            }
-        };
-        let _ = tx.send(ev);
-    }
+    out
 }

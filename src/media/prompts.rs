@@ -1,6 +1,7 @@
 //! The audio cache of the control plane: every file and prompt word is decoded once and
-//! shared as an `Arc<Audio>` by every call that plays it. Files are keyed by path and
-//! re-read when their modification time or size changes; embedded prompt words are
+//! shared as an `Arc<Audio>` by every call that plays it. Files are opened beneath the
+//! media root (never through a link out of it), keyed by path and re-read when the file
+//! found there is another one or its modification time or size changes; embedded prompt words are
 //! decoded on first use. Used only from control-plane threads (a mutex is fine here);
 //! workers only ever see the `Arc`s.
 //!
@@ -8,18 +9,22 @@
 //! not affect plays already started (they hold the decoded samples).
 
 use std::collections::HashMap;
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+use super::audio::Audio;
+use super::beneath::{self, BeneathError};
 use super::commands::MediaError;
-use super::wav::{self, Audio};
 use crate::speech::{PromptAudio, PromptSet, Word};
 
 /// Largest file accepted (bytes): about 30 minutes of 16-bit 8 kHz audio.
 pub const MAX_FILE_BYTES: u64 = 64 << 20;
 
-type FileKey = (Option<SystemTime>, u64);
+/// What identifies one version of a file: device, inode, modification time, size.
+type FileKey = (u64, u64, Option<SystemTime>, u64);
 
 /// Decoded audio by file path and by prompt word.
 #[derive(Debug)]
@@ -31,7 +36,7 @@ pub struct PromptCache {
 }
 
 impl PromptCache {
-    /// A cache resolving relative file names against `media_root`, prompt words from `set`.
+    /// A cache opening file names beneath `media_root`, prompt words from `set`.
     pub fn new(media_root: PathBuf, set: PromptSet) -> Self {
         Self {
             media_root,
@@ -41,50 +46,62 @@ impl PromptCache {
         }
     }
 
-    /// The path a play step's file name stands for: absolute names as given (the engine
-    /// has confined them), relative ones under the media root; `..` is refused.
-    pub fn resolve(&self, name: &str) -> Result<PathBuf, MediaError> {
-        let p = Path::new(name);
-        if name.is_empty() || p.components().any(|c| c == Component::ParentDir) {
-            return Err(MediaError::File {
-                path: p.to_path_buf(),
-                reason: "invalid file name".into(),
-            });
-        }
-        Ok(if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            self.media_root.join(p)
-        })
-    }
-
-    /// The decoded audio of a file (relative to the media root, or absolute).
+    /// The decoded audio of a file named relative to the media root. It is opened
+    /// beneath the root ([`beneath`]): a name or a link leading out of the root is
+    /// [`MediaError::NotAllowed`], whether or not anything exists out there.
     pub fn file(&self, name: &str) -> Result<Arc<Audio>, MediaError> {
-        let path = self.resolve(name)?;
-        self.load_path(&path)
+        let rel = Path::new(name);
+        let path = self.media_root.join(rel);
+        let err = |reason: String| MediaError::File {
+            path: path.clone(),
+            reason,
+        };
+        if name.is_empty() || rel.components().any(|c| c == Component::ParentDir) {
+            return Err(err("invalid file name".into()));
+        }
+        let file = beneath::open_read(&self.media_root, rel).map_err(|e| match e {
+            BeneathError::Io(e) => err(e.to_string()),
+            refused => MediaError::NotAllowed {
+                reason: format!("file {name:?}: {refused}"),
+            },
+        })?;
+        self.load_file(&path, file)
     }
 
-    /// The decoded audio of the file at `path`, from the cache while the file is unchanged.
-    pub fn load_path(&self, path: &Path) -> Result<Arc<Audio>, MediaError> {
+    /// The decoded audio of the file at `path` (an operator's path: the prompt set).
+    fn load_path(&self, path: &Path) -> Result<Arc<Audio>, MediaError> {
+        let file = std::fs::File::open(path).map_err(|e| MediaError::File {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        self.load_file(path, file)
+    }
+
+    /// The decoded audio of the open `file` (named `path`), from the cache while the
+    /// file is the same one, unchanged.
+    fn load_file(&self, path: &Path, file: std::fs::File) -> Result<Arc<Audio>, MediaError> {
         let err = |reason: String| MediaError::File {
             path: path.to_path_buf(),
             reason,
         };
-        let meta = std::fs::metadata(path).map_err(|e| err(e.to_string()))?;
+        let meta = file.metadata().map_err(|e| err(e.to_string()))?;
         if !meta.is_file() {
             return Err(err("not a file".into()));
         }
         if meta.len() > MAX_FILE_BYTES {
             return Err(err(format!("file larger than {MAX_FILE_BYTES} bytes")));
         }
-        let key = (meta.modified().ok(), meta.len());
+        let key = (meta.dev(), meta.ino(), meta.modified().ok(), meta.len());
         if let Some((k, a)) = lock(&self.files).get(path)
             && *k == key
         {
             return Ok(a.clone());
         }
-        let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
-        let audio = Arc::new(wav::decode(&bytes).map_err(err)?);
+        let mut bytes = Vec::with_capacity(meta.len() as usize);
+        file.take(MAX_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| err(e.to_string()))?;
+        let audio = Arc::new(Audio::from_wav(&bytes).map_err(err)?);
         lock(&self.files).insert(path.to_path_buf(), (key, audio.clone()));
         Ok(audio)
     }
@@ -97,7 +114,7 @@ impl PromptCache {
                 if let Some(a) = lock(&self.words).get(&w) {
                     return Ok(a.clone());
                 }
-                let audio = wav::decode(bytes).map_err(|reason| MediaError::File {
+                let audio = Audio::from_wav(bytes).map_err(|reason| MediaError::File {
                     path: PathBuf::from(format!("<embedded prompt {w:?}>")),
                     reason,
                 })?;
@@ -117,6 +134,18 @@ impl PromptCache {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// The prompt files a prompt set lacks (for start-up validation); always none for the
+/// embedded set.
+pub fn missing_prompt_files(set: &PromptSet) -> Vec<PathBuf> {
+    Word::ALL
+        .iter()
+        .filter_map(|&w| match set.locate(w) {
+            PromptAudio::File(p) if !p.is_file() => Some(p),
+            _ => None,
+        })
+        .collect()
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -142,6 +171,19 @@ mod tests {
     }
 
     #[test]
+    fn missing_prompt_files_are_reported() {
+        assert!(missing_prompt_files(&PromptSet::Embedded).is_empty());
+        let nowhere = PromptSet::Dir(PathBuf::from("/nonexistent/mediagw/prompts"));
+        assert_eq!(missing_prompt_files(&nowhere).len(), Word::ALL.len());
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("media/prompts");
+        assert_eq!(
+            missing_prompt_files(&PromptSet::Dir(shipped)),
+            Vec::<PathBuf>::new(),
+            "the shipped directory is complete"
+        );
+    }
+
+    #[test]
     fn files_are_shared_and_reloaded_when_changed() {
         let dir = tempfile::tempdir().expect("tmp");
         let cache = PromptCache::new(dir.path().to_path_buf(), PromptSet::Embedded);
@@ -153,10 +195,12 @@ mod tests {
         write_pcm16(&dir.path().join("a.wav"), &[4, 5, 6, 7]);
         let a3 = cache.file("a.wav").expect("reload");
         assert_eq!(&a3.samples[..], &[4, 5, 6, 7]);
+        assert!(Arc::ptr_eq(&a3, &cache.file("./a.wav").expect("same path")));
+        // Absolute names are not the cache's to resolve (the engine makes them relative).
         let abs = dir.path().join("a.wav");
-        assert!(Arc::ptr_eq(
-            &a3,
-            &cache.file(abs.to_str().expect("utf8")).expect("abs")
+        assert!(matches!(
+            cache.file(abs.to_str().expect("utf8")),
+            Err(MediaError::NotAllowed { .. })
         ));
     }
 

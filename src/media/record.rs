@@ -9,7 +9,8 @@
 //! finalized (with any write error) on a channel.
 //!
 //! The file is created (with its parent directories and a header) by the control plane
-//! when `record` is called, so a bad path fails the request and the client gets the path.
+//! when `record` is called, beneath the record root ([`beneath`]), so a bad path fails
+//! the request and the client gets the path.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -24,11 +25,10 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 use crossbeam_queue::ArrayQueue;
 
-use super::commands::{G711, RecordStart};
-use super::wav::{self, WavFormat};
-
-/// The file formats of `record_start` (seed `record_format` 3, 7, 8, plus 16-bit PCM).
-pub type RecordFormat = WavFormat;
+use super::beneath::{self, BeneathError};
+use super::commands::RecordStart;
+use crate::codec::Codec;
+use crate::codec::wav::{self, Encoding};
 
 /// Audio bytes per queued chunk (one 20 ms frame of 16-bit PCM).
 pub const CHUNK: usize = 320;
@@ -51,7 +51,9 @@ pub enum RecMsg {
         /// The file, positioned after the header.
         file: File,
         /// Its format.
-        format: WavFormat,
+        format: Encoding,
+        /// Interleaved channels (1, or 2 for a bridge recorded one party per channel).
+        channels: u16,
     },
     /// Audio bytes to append.
     Data {
@@ -75,15 +77,22 @@ pub type RecQueue = Arc<ArrayQueue<RecMsg>>;
 /// What the writer reports for each finalized recording: its id and any write error.
 pub type Finalized = (u64, Option<String>);
 
-/// Creates `path` (and its parent directories) with an empty header of `format`.
-pub fn create_file(path: &Path, format: WavFormat) -> std::io::Result<File> {
-    if let Some(dir) = path.parent()
-        && !dir.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut f = File::create(path)?;
-    f.write_all(&wav::header(format, 0))?;
+/// Creates `rel` beneath `root` (with its parent directories; see
+/// [`beneath::create`]) holding an empty header of `format`.
+pub fn create_file(root: &Path, rel: &Path, format: Encoding) -> Result<File, BeneathError> {
+    create_file_channels(root, rel, format, 1)
+}
+
+/// [`create_file`] for `channels` interleaved channels.
+pub fn create_file_channels(
+    root: &Path,
+    rel: &Path,
+    format: Encoding,
+    channels: u16,
+) -> Result<File, BeneathError> {
+    let mut f = beneath::create(root, rel)?;
+    f.write_all(&wav::header_channels(format, channels, 0))
+        .map_err(BeneathError::Io)?;
     Ok(f)
 }
 
@@ -143,7 +152,7 @@ impl Recording {
     pub fn push_frame(
         &mut self,
         q: &ArrayQueue<RecMsg>,
-        law: G711,
+        law: Codec,
         payload: Option<&[u8]>,
         silence_len: usize,
     ) -> Option<RecEnd> {
@@ -157,12 +166,9 @@ impl Recording {
             for k in 0..take {
                 let code = payload.map_or(law.silence(), |p| p[i + k]);
                 match fmt {
-                    WavFormat::Ulaw => buf[k] = G711::Ulaw.from_law(law, code),
-                    WavFormat::Alaw => buf[k] = G711::Alaw.from_law(law, code),
-                    WavFormat::Pcm8 => buf[k] = ((law.decode(code) >> 8) + 128) as u8,
-                    WavFormat::Pcm16 => {
-                        buf[2 * k..2 * k + 2].copy_from_slice(&law.decode(code).to_le_bytes())
-                    }
+                    // Byte-exact for the call's own law, the exact tables for the other.
+                    Encoding::G711(to) => buf[k] = to.from_law(law, code),
+                    linear => linear.encode(law.decode(code), &mut buf[width * k..]),
                 }
             }
             let msg = RecMsg::Data {
@@ -181,9 +187,61 @@ impl Recording {
     }
 }
 
+impl Recording {
+    /// Queues linear samples (a join's mix), converted to the file's format.
+    pub fn push_linear(&mut self, q: &ArrayQueue<RecMsg>, samples: &[i16]) {
+        let fmt = self.start.format;
+        let width = fmt.width();
+        for part in samples.chunks(CHUNK / width) {
+            let mut buf = [0u8; CHUNK];
+            for (k, &s) in part.iter().enumerate() {
+                match fmt {
+                    Encoding::G711(law) => buf[k] = law.encode(s),
+                    linear => linear.encode(s, &mut buf[width * k..]),
+                }
+            }
+            self.queue(q, &buf, part.len() * width);
+        }
+        self.recorded_samples += samples.len() as u64;
+    }
+
+    /// Queues two channels (same length), interleaved, in the file's format.
+    pub fn push_stereo(&mut self, q: &ArrayQueue<RecMsg>, left: &[i16], right: &[i16]) {
+        let fmt = self.start.format;
+        let width = fmt.width();
+        let per = CHUNK / (2 * width);
+        for (l, r) in left.chunks(per).zip(right.chunks(per)) {
+            let mut buf = [0u8; CHUNK];
+            for k in 0..l.len() {
+                for (c, &s) in [l[k], r[k]].iter().enumerate() {
+                    let at = (2 * k + c) * width;
+                    match fmt {
+                        Encoding::G711(law) => buf[at] = law.encode(s),
+                        linear => linear.encode(s, &mut buf[at..]),
+                    }
+                }
+            }
+            self.queue(q, &buf, l.len() * 2 * width);
+        }
+        self.recorded_samples += left.len() as u64;
+    }
+
+    fn queue(&mut self, q: &ArrayQueue<RecMsg>, buf: &[u8; CHUNK], len: usize) {
+        let msg = RecMsg::Data {
+            rec: self.start.rec,
+            len: len as u16,
+            buf: *buf,
+        };
+        if q.push(msg).is_err() {
+            self.overruns += 1;
+        }
+    }
+}
+
 struct OpenFile {
     out: BufWriter<File>,
-    format: WavFormat,
+    format: Encoding,
+    channels: u16,
     data_len: u64,
     dirty: bool,
     error: Option<String>,
@@ -198,7 +256,7 @@ impl OpenFile {
         let res = self.out.flush().and_then(|()| {
             self.out
                 .get_ref()
-                .write_at(&wav::header(self.format, len), 0)
+                .write_at(&wav::header_channels(self.format, self.channels, len), 0)
         });
         if let Err(e) = res {
             self.error = Some(format!("write failed: {e}"));
@@ -286,12 +344,18 @@ fn run(q: &ArrayQueue<RecMsg>, stop: &AtomicBool, done: &Sender<Finalized>) {
 
 fn handle(msg: RecMsg, files: &mut HashMap<u64, OpenFile>, done: &Sender<Finalized>) {
     match msg {
-        RecMsg::Open { rec, file, format } => {
+        RecMsg::Open {
+            rec,
+            file,
+            format,
+            channels,
+        } => {
             files.insert(
                 rec,
                 OpenFile {
                     out: BufWriter::with_capacity(16 * 1024, file),
                     format,
+                    channels,
                     data_len: 0,
                     dirty: false,
                     error: None,
@@ -353,7 +417,7 @@ pub fn wait_finalized(
 mod tests {
     use super::*;
 
-    fn start(rec: u64, format: WavFormat, max_seconds: u32) -> RecordStart {
+    fn start(rec: u64, format: Encoding, max_seconds: u32) -> RecordStart {
         RecordStart {
             rec,
             path: "x.wav".into(),
@@ -369,37 +433,38 @@ mod tests {
         let q = ArrayQueue::new(64);
         let payload: Vec<u8> = (0..160u8).collect();
         for fmt in [
-            WavFormat::Ulaw,
-            WavFormat::Alaw,
-            WavFormat::Pcm8,
-            WavFormat::Pcm16,
+            Encoding::G711(Codec::Pcmu),
+            Encoding::G711(Codec::Pcma),
+            Encoding::Pcm8,
+            Encoding::Pcm16,
         ] {
             let mut r = Recording::new(start(1, fmt, 0));
             assert_eq!(r.beep_left(), 1280);
-            assert_eq!(r.push_frame(&q, G711::Ulaw, Some(&payload), 160), None);
+            assert_eq!(r.push_frame(&q, Codec::Pcmu, Some(&payload), 160), None);
             let Some(RecMsg::Data { len, buf, .. }) = q.pop() else {
                 panic!("data")
             };
             let got = &buf[..len as usize];
             match fmt {
-                WavFormat::Ulaw => assert_eq!(got, &payload[..]),
-                WavFormat::Alaw => {
+                Encoding::G711(Codec::Pcmu) => assert_eq!(got, &payload[..]),
+                Encoding::G711(Codec::Pcma) => {
                     let want: Vec<u8> = payload
                         .iter()
                         .map(|&b| crate::codec::ULAW_TO_ALAW[b as usize])
                         .collect();
                     assert_eq!(got, &want[..]);
                 }
-                WavFormat::Pcm8 => {
+                Encoding::Pcm8 => {
                     assert_eq!(got.len(), 160);
                     let s = crate::codec::ulaw_to_linear(3);
                     assert_eq!(got[3], ((s >> 8) + 128) as u8);
                 }
-                WavFormat::Pcm16 => {
+                Encoding::Pcm16 => {
                     assert_eq!(got.len(), 320);
                     let s = i16::from_le_bytes([got[10], got[11]]);
                     assert_eq!(s, crate::codec::ulaw_to_linear(5));
                 }
+                other => unreachable!("{other:?} not in the list"),
             }
         }
     }
@@ -407,10 +472,10 @@ mod tests {
     #[test]
     fn max_seconds_and_overruns() {
         let q = ArrayQueue::new(4);
-        let mut r = Recording::new(start(2, WavFormat::Pcm16, 1));
+        let mut r = Recording::new(start(2, Encoding::Pcm16, 1));
         let mut ended = None;
         for i in 0..50 {
-            if let Some(e) = r.push_frame(&q, G711::Alaw, None, 160) {
+            if let Some(e) = r.push_frame(&q, Codec::Pcma, None, 160) {
                 ended = Some((i, e));
                 break;
             }
@@ -430,18 +495,20 @@ mod tests {
         let path = dir.path().join("sub/dir/r.wav");
         let (tx, rx) = crossbeam_channel::unbounded();
         let w = Writer::start(64, tx).expect("writer");
-        let file = create_file(&path, WavFormat::Pcm16).expect("create");
+        let file =
+            create_file(dir.path(), Path::new("sub/dir/r.wav"), Encoding::Pcm16).expect("create");
         w.queue()
             .push(RecMsg::Open {
                 rec: 9,
                 file,
-                format: WavFormat::Pcm16,
+                format: Encoding::Pcm16,
+                channels: 1,
             })
             .expect("push");
-        let mut r = Recording::new(start(9, WavFormat::Pcm16, 0));
+        let mut r = Recording::new(start(9, Encoding::Pcm16, 0));
         let frame: Vec<u8> = (1..=160u8).collect();
         for _ in 0..3 {
-            r.push_frame(w.queue(), G711::Ulaw, Some(&frame), 160);
+            r.push_frame(w.queue(), Codec::Pcmu, Some(&frame), 160);
         }
         w.queue().push(RecMsg::End { rec: 9 }).expect("push");
         let mut seen = HashMap::new();
@@ -463,21 +530,23 @@ mod tests {
         let path = dir.path().join("r.wav");
         let (tx, rx) = crossbeam_channel::unbounded();
         let w = Writer::start(64, tx).expect("writer");
-        let file = create_file(&path, WavFormat::Ulaw).expect("create");
+        let file = create_file(dir.path(), Path::new("r.wav"), Encoding::G711(Codec::Pcmu))
+            .expect("create");
         let q = w.queue().clone();
         q.push(RecMsg::Open {
             rec: 1,
             file,
-            format: WavFormat::Ulaw,
+            format: Encoding::G711(Codec::Pcmu),
+            channels: 1,
         })
         .expect("push");
-        let mut r = Recording::new(start(1, WavFormat::Ulaw, 0));
-        r.push_frame(&q, G711::Ulaw, Some(&[7u8; 100]), 100);
+        let mut r = Recording::new(start(1, Encoding::G711(Codec::Pcmu), 0));
+        r.push_frame(&q, Codec::Pcmu, Some(&[7u8; 100]), 100);
         w.stop();
         assert_eq!(rx.try_recv(), Ok((1, None)));
         let bytes = std::fs::read(&path).expect("read");
-        let a = super::super::wav::decode(&bytes).expect("valid");
+        let a = super::super::audio::Audio::from_wav(&bytes).expect("valid");
         assert_eq!(a.encoded.expect("ulaw").1.len(), 100);
-        assert_eq!(bytes.len(), WavFormat::Ulaw.header_len() + 100);
+        assert_eq!(bytes.len(), Encoding::G711(Codec::Pcmu).header_len() + 100);
     }
 }

@@ -3,7 +3,7 @@
 
 use std::f32::consts::TAU;
 
-use super::wav::RATE;
+use crate::codec::wav::RATE;
 
 /// Peak amplitude of a -10 dBm0 sine (0 dBm0 ≈ 22 747 peak on the 16-bit scale).
 pub const PEAK_MINUS_10_DBM0: f32 = 7193.0;

@@ -2,23 +2,24 @@
 //! and runs the engine task that owns the sans-IO [`Gateway`], feeding it datagrams,
 //! API frames and timeouts, and carrying out what it outputs.
 
+pub mod api_conn;
 pub mod api_ws;
+pub mod nats;
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
 
-use crate::api::jsonrpc::Frame;
+use crate::api::jsonrpc::RpcFrame;
 use crate::config::Config;
 use crate::engine::clients::ConnId;
 use crate::engine::{Gateway, Output};
-use crate::metrics::Metrics;
+use crate::metrics::{EngineSnapshot, Metrics};
 
 /// What the connections send to the engine task.
 pub enum EngineInput {
@@ -29,13 +30,25 @@ pub enum EngineInput {
     },
     Frame {
         conn: ConnId,
-        frame: Frame,
+        frame: RpcFrame,
     },
     Disconnect {
         conn: ConnId,
     },
     /// An event of the media plane (play/record/DTMF completion, digits, RTP timeout).
     Media(crate::media::MediaEvent),
+    /// The control bus: nobody claimed the offer of inbound call `res_id` in time.
+    BusOfferDeclined {
+        res_id: String,
+    },
+    /// The control bus: an event of `res_id` went unacknowledged (it is held).
+    BusUnacked {
+        res_id: String,
+    },
+    /// The control bus's heartbeat asks for the live calls' res_ids.
+    BusLiveCalls {
+        reply: tokio::sync::oneshot::Sender<Vec<String>>,
+    },
 }
 
 /// Where the gateway ended up listening (ports resolved when 0 was asked for).
@@ -45,12 +58,23 @@ pub struct Bound {
     pub api: SocketAddr,
 }
 
-/// Bind everything, log where we listen, and serve until `shutdown` resolves; then
-/// drain: refuse new calls, release the live ones, and return once they are gone
-/// (or after a grace period).
+/// What the process's signals ask of the running gateway.
+#[derive(Debug)]
+pub enum Control {
+    /// SIGTERM (or Ctrl-C): drain; a second one ends the drain at once.
+    Terminate,
+    /// SIGHUP: the configuration read again (file and flags), or why it could not be.
+    Reload(Result<Box<Config>, String>),
+}
+
+/// Bind everything, log where we listen, and serve. The first [`Control::Terminate`]
+/// starts the drain: `/healthz` turns 503 and new calls are refused at once, live calls
+/// run on for `sip.drain_seconds` and are then hung up (a second one hangs them up at
+/// once); `run` returns once every call has ended with its `on_released` and call record
+/// written and the API connections have been sent everything.
 pub async fn run(
-    cfg: Config,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    mut cfg: Config,
+    control: mpsc::Receiver<Control>,
     on_bound: impl FnOnce(Bound) + Send,
 ) -> anyhow::Result<()> {
     cfg.validate()?;
@@ -67,51 +91,50 @@ pub async fn run(
         sip: sip.local_addr()?,
         api: api_listener.local_addr()?,
     };
+    if cfg.api.nats.url.is_some() && cfg.api.nats.node.is_none() {
+        cfg.api.nats.node = Some(nats::default_node(bound.sip.port()));
+    }
     let metrics = Arc::new(Metrics::new());
-    let figures: Arc<std::sync::OnceLock<Arc<crate::media::plane::WorkerFigures>>> =
+    let figures: Arc<std::sync::OnceLock<Arc<crate::media::figures::WorkerFigures>>> =
         Arc::new(std::sync::OnceLock::new());
     let draining = Arc::new(AtomicBool::new(false));
     let (engine_tx, engine_rx) = mpsc::channel::<EngineInput>(16384);
+    let snapshot = Arc::new(std::sync::Mutex::new(EngineSnapshot::default()));
     let m2 = metrics.clone();
     let f2 = figures.clone();
+    let s2 = snapshot.clone();
     let engine_tx_media = engine_tx.clone();
+    let writers = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let next_conn = Arc::new(AtomicU64::new(1));
+    let engine_tx_bus = engine_tx.clone();
     let state = api_ws::ApiState {
+        writers: writers.clone(),
         engine: engine_tx,
         token: cfg.api.token.clone(),
         draining: draining.clone(),
-        next_conn: Arc::new(AtomicU64::new(1)),
+        next_conn: next_conn.clone(),
         metrics: Arc::new(move || {
             // The registry's text ends with "# EOF": the workers' series go before it.
-            let mut text = m2.render();
+            let text = m2.render();
+            let mut body = text.trim_end().trim_end_matches("# EOF").to_string();
+            body.push_str(&s2.lock().unwrap_or_else(|p| p.into_inner()).render());
             if let Some(f) = f2.get() {
-                let body = text.trim_end().trim_end_matches("# EOF").to_string();
-                text = format!("{body}{}# EOF\n", f.render());
+                body.push_str(&f.render());
             }
-            text
+            body.push_str("# EOF\n");
+            body
         }),
     };
     let app = api_ws::router(state);
-    let http = tokio::spawn(async move {
-        // Events are small frames written one at a time: without TCP_NODELAY, Nagle's
-        // algorithm meets the client's delayed ACK and holds a reply for 40 ms.
-        use axum::serve::ListenerExt;
-        let api_listener = api_listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!("TCP_NODELAY on an API connection: {e}");
-            }
-        });
-        if let Err(e) = axum::serve(api_listener, app).await {
-            tracing::error!("API server stopped: {e}");
-        }
-    });
+    let http = tokio::spawn(api_conn::serve(api_listener, app, cfg.api.max_connections));
     tracing::info!(
         "mediagw listening: sip=udp:{} api=ws://{}/rpc",
         bound.sip,
         bound.api
     );
     on_bound(bound);
-    let plane = crate::media::MediaPlane::start(crate::media::MediaConfig {
-        workers: cfg.worker_count(),
+    let plane = crate::media::MediaPlane::start(crate::media::PlaneConfig {
+        workers: crate::config_file::worker_count(&cfg),
         prompts: cfg.media.prompts.clone(),
         media_root: cfg.media.root.clone(),
         record_root: cfg.media.record_root.clone(),
@@ -119,11 +142,12 @@ pub async fn run(
         tts_command: cfg.media.tts_command.clone(),
         inband: None,
         inband_bank: true,
+        inband_with_telephone_event: cfg.media.inband_with_telephone_event,
         worker: crate::worker::WorkerConfig {
             pin_cores: cfg.media.pin_cores,
             ..crate::worker::WorkerConfig::default()
         },
-        ..crate::media::MediaConfig::default()
+        ..crate::media::PlaneConfig::default()
     })
     .map_err(|e| anyhow::anyhow!("cannot start the media workers: {e}"))?;
     let _ = figures.set(plane.figures());
@@ -139,30 +163,131 @@ pub async fn run(
                 }
             }
         })?;
-    let gw = Gateway::new(
-        &cfg,
-        bound.sip,
-        Instant::now(),
-        crate::engine::unix_now(),
-        Some(plane),
-    )?;
-    let result = engine_loop(gw, sip, engine_rx, metrics, draining, shutdown).await;
+    let unix = unix_now();
+    let process_id = unique_process_id();
+    let public_ip = if bound.sip.ip().is_unspecified() {
+        crate::config_file::public_ip(&cfg)
+    } else {
+        cfg.sip.public_addr.unwrap_or(bound.sip.ip())
+    };
+    let boot = crate::engine::Boot {
+        local: bound.sip,
+        public_ip,
+        now: Instant::now(),
+        unix_now: unix,
+        process_id,
+        seed: rand::random(),
+        workers: crate::config_file::worker_count(&cfg),
+        media_root: crate::media::plane::absolute(&cfg.media.root),
+        record_root: crate::media::plane::absolute(&cfg.media.record_root),
+    };
+    let cdr = match &cfg.cdr.path {
+        Some(p) => Some(
+            crate::cdr::CdrWriter::open(p)
+                .map_err(|e| anyhow::anyhow!("cdr.path {}: {e}", p.display()))?,
+        ),
+        None => None,
+    };
+    #[allow(unused_mut)]
+    let mut gw = Gateway::new(&cfg, boot, Box::new(plane.sink()))?;
+    // Test builds only: a test arms fault injection through the environment.
+    #[cfg(debug_assertions)]
+    if std::env::var_os("MEDIAGW_FAULT_INJECTION").is_some() {
+        tracing::warn!("fault injection armed (a test build): marked inputs panic");
+        gw.inject_faults();
+        crate::media::faults::arm();
+    }
+    let mut io = EngineIo {
+        sip,
+        conns: HashMap::new(),
+        metrics,
+        cdr,
+    };
+    if let (Some(_), Some(node)) = (&cfg.api.nats.url, &cfg.api.nats.node) {
+        let conn = next_conn.fetch_add(1, Ordering::Relaxed);
+        let (tx, out) = mpsc::channel(nats::QUEUE);
+        io.conns.insert(conn, tx);
+        gw.connect_bus(conn);
+        nats::start(nats::Start {
+            cfg: cfg.api.nats.clone(),
+            node: node.clone(),
+            boot: process_id,
+            engine: engine_tx_bus,
+            conn,
+            out,
+            held_cap: cfg.api.held_events_per_resource,
+            orphan_timeout: Duration::from_secs(cfg.api.orphan_timeout_seconds),
+            writers: writers.clone(),
+        })
+        .await?;
+    } else {
+        drop(engine_tx_bus);
+    }
+    let drain_cap = Duration::from_secs(cfg.sip.drain_seconds) + DRAIN_SLACK;
+    let result = engine_loop(gw, io, engine_rx, snapshot, draining, control, drain_cap).await;
+    // The connections' queues are closed: their writers send what is left, then close.
+    let deadline = tokio::time::Instant::now() + WRITERS_GRACE;
+    while writers.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Every call is gone: stop the media (any recording left is finalized).
+    plane.shutdown();
     http.abort();
     result
 }
 
+/// How long after `sip.drain_seconds` the drain may still take (the hung-up calls' last
+/// events; the engine waits at most 5 s for the media plane) before the gateway stops
+/// regardless.
+const DRAIN_SLACK: Duration = Duration::from_secs(30);
+
+/// How long the API connections get to send their last frames at the end.
+const WRITERS_GRACE: Duration = Duration::from_secs(5);
+
+/// Unix seconds now, from the system clock.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// A process id that differs across restarts (milliseconds since the epoch at start,
+/// mixed with the OS pid), so res_ids are unique across restarts too.
+fn unique_process_id() -> u64 {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    ms * 100 + u64::from(std::process::id() % 100)
+}
+
+/// What the engine task carries out the engine's outputs with.
+struct EngineIo {
+    sip: Arc<UdpSocket>,
+    /// The outgoing queue of each API connection: responses and events, in order.
+    conns: HashMap<ConnId, mpsc::Sender<String>>,
+    metrics: Arc<Metrics>,
+    cdr: Option<crate::cdr::CdrWriter>,
+}
+
 async fn engine_loop(
     mut gw: Gateway,
-    sip: Arc<UdpSocket>,
+    mut io: EngineIo,
     mut rx: mpsc::Receiver<EngineInput>,
-    metrics: Arc<Metrics>,
+    snapshot: Arc<std::sync::Mutex<EngineSnapshot>>,
     draining: Arc<AtomicBool>,
-    shutdown: impl Future<Output = ()>,
+    mut control: mpsc::Receiver<Control>,
+    drain_cap: Duration,
 ) -> anyhow::Result<()> {
-    let mut conns: HashMap<ConnId, mpsc::Sender<String>> = HashMap::new();
+    let sip = io.sip.clone();
+    let metrics = io.metrics.clone();
     let mut buf = vec![0u8; 65536];
-    tokio::pin!(shutdown);
-    let mut drain_deadline: Option<tokio::time::Instant> = None;
+    let mut figures_tick = tokio::time::interval(FIGURES_EVERY);
+    figures_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut control_open = true;
+    // Past this, the drain stops waiting for the calls (set at the first SIGTERM).
+    let mut give_up: Option<tokio::time::Instant> = None;
     loop {
         let deadline = gw.poll_timeout().map(tokio::time::Instant::from_std);
         tokio::select! {
@@ -189,67 +314,154 @@ async fn engine_loop(
                 let Some(input) = input else { break };
                 match input {
                     EngineInput::Connect { conn, accepts_incoming, tx } => {
-                        conns.insert(conn, tx);
+                        io.conns.insert(conn, tx);
                         gw.connect(conn, accepts_incoming);
-                        metrics.api_connections.set(conns.len() as i64);
+                        metrics.api_connections.set(io.conns.len() as i64);
                     }
                     EngineInput::Frame { conn, frame } => {
                         metrics.api_frames.inc();
                         gw.handle_frame(conn, frame, Instant::now());
                     }
                     EngineInput::Disconnect { conn } => {
-                        conns.remove(&conn);
+                        io.conns.remove(&conn);
                         gw.disconnect(conn, Instant::now());
-                        metrics.api_connections.set(conns.len() as i64);
+                        metrics.api_connections.set(io.conns.len() as i64);
                     }
                     EngineInput::Media(ev) => gw.handle_media(ev, Instant::now()),
+                    EngineInput::BusOfferDeclined { res_id } => {
+                        gw.bus_offer_declined(&res_id, Instant::now())
+                    }
+                    EngineInput::BusUnacked { res_id } => gw.bus_unacked(&res_id, Instant::now()),
+                    EngineInput::BusLiveCalls { reply } => {
+                        let _ = reply.send(gw.live_call_ids());
+                    }
                 }
             }
             _ = async { tokio::time::sleep_until(deadline.expect("guarded")).await }, if deadline.is_some() => {
                 gw.handle_timeout(Instant::now());
             }
-            _ = &mut shutdown, if drain_deadline.is_none() => {
-                tracing::info!("shutting down: draining {} calls", gw.live_calls());
-                draining.store(true, Ordering::Relaxed);
-                gw.start_drain(Instant::now());
-                drain_deadline = Some(tokio::time::Instant::now() + std::time::Duration::from_secs(5));
+            _ = figures_tick.tick() => {
+                let snap = take_snapshot(&gw, &rx, &io.conns);
+                *snapshot.lock().unwrap_or_else(|p| p.into_inner()) = snap;
             }
-            _ = async { tokio::time::sleep_until(drain_deadline.expect("guarded")).await }, if drain_deadline.is_some() => {
-                tracing::warn!("drain grace period over with {} calls left", gw.live_calls());
-                flush(&mut gw, &sip, &mut conns, &metrics).await;
+            ctl = control.recv(), if control_open => match ctl {
+                None => control_open = false,
+                Some(Control::Terminate) if give_up.is_none() => {
+                    tracing::info!(
+                        "SIGTERM: draining; new calls are refused, the {} live calls run on for up to {} s",
+                        gw.live_calls(),
+                        drain_cap.saturating_sub(DRAIN_SLACK).as_secs()
+                    );
+                    draining.store(true, Ordering::Relaxed);
+                    gw.start_drain(Instant::now());
+                    give_up = Some(tokio::time::Instant::now() + drain_cap);
+                }
+                Some(Control::Terminate) => {
+                    tracing::info!(
+                        "second SIGTERM: hanging up the {} live calls now",
+                        gw.live_calls()
+                    );
+                    gw.end_drain(Instant::now());
+                    give_up = Some(tokio::time::Instant::now() + DRAIN_SLACK);
+                }
+                Some(Control::Reload(new)) => reload(&mut gw, new),
+            },
+            _ = async { tokio::time::sleep_until(give_up.expect("guarded")).await }, if give_up.is_some() => {
+                tracing::warn!("drain did not finish in time: stopping with {} calls left", gw.live_calls());
+                flush(&mut gw, &mut io).await;
                 break;
             }
         }
-        flush(&mut gw, &sip, &mut conns, &metrics).await;
+        flush(&mut gw, &mut io).await;
         metrics.calls.set(gw.live_calls() as i64);
-        if drain_deadline.is_some() && gw.live_calls() == 0 {
+        if gw.is_drained() {
+            tracing::info!("drained: every call has ended");
             break;
         }
     }
-    gw.shutdown_media();
     Ok(())
 }
 
-async fn flush(
-    gw: &mut Gateway,
-    sip: &UdpSocket,
-    conns: &mut HashMap<ConnId, mpsc::Sender<String>>,
-    metrics: &Metrics,
-) {
+/// SIGHUP: the new configuration goes to the engine, or is refused with the reason.
+fn reload(gw: &mut Gateway, new: Result<Box<Config>, String>) {
+    let outcome = new.and_then(|cfg| gw.reload(&cfg));
+    match outcome {
+        Ok(r) => {
+            let changed = if r.changed.is_empty() {
+                "nothing that can change while running".to_string()
+            } else {
+                r.changed.join(", ")
+            };
+            tracing::info!(
+                "SIGHUP: configuration reloaded ({changed} changed); {} live calls untouched",
+                gw.live_calls()
+            );
+            if !r.need_restart.is_empty() {
+                tracing::warn!(
+                    "SIGHUP: changes in [{}] take effect only at the next start",
+                    r.need_restart.join("], [")
+                );
+            }
+        }
+        Err(e) => {
+            // One log line, whatever the parser's message looks like.
+            let e: Vec<&str> = e.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+            tracing::error!(
+                "SIGHUP: configuration reload refused, the running configuration stays: {}",
+                e.join(" ")
+            )
+        }
+    }
+}
+
+/// How often `/metrics` gets a fresh copy of the engine's figures.
+const FIGURES_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+fn take_snapshot(
+    gw: &Gateway,
+    rx: &mpsc::Receiver<EngineInput>,
+    conns: &HashMap<ConnId, mpsc::Sender<String>>,
+) -> EngineSnapshot {
+    let (replies_waiting, media_backlog) = gw.queue_depths();
+    let depths = conns.values().map(|t| t.max_capacity() - t.capacity());
+    EngineSnapshot {
+        figures: gw.figures().clone(),
+        calls_by_state: gw.calls_by_state(),
+        engine_queue: rx.len(),
+        replies_waiting,
+        media_backlog,
+        conn_queue_max: depths.clone().max().unwrap_or(0),
+        conn_queue_total: depths.sum(),
+        sip_transactions: gw.transactions(),
+        calls_older_than: crate::metrics::CALL_AGES
+            .iter()
+            .map(|&secs| (secs, gw.calls_begun_before(unix_now().saturating_sub(secs))))
+            .collect(),
+    }
+}
+
+async fn flush(gw: &mut Gateway, io: &mut EngineIo) {
     while let Some(out) = gw.poll_output() {
         match out {
             Output::Sip { to, data } => {
-                metrics.sip_out.inc();
-                if let Err(e) = sip.send_to(&data, to).await {
+                io.metrics.sip_out.inc();
+                if let Err(e) = io.sip.send_to(&data, to).await {
                     tracing::debug!("SIP send to {to} failed: {e}");
                 }
             }
             Output::Client { conn, text } => {
-                let Some(tx) = conns.get(&conn) else { continue };
+                let Some(tx) = io.conns.get(&conn) else {
+                    continue;
+                };
                 if tx.try_send(text).is_err() {
                     tracing::warn!("API connection {conn} is not keeping up: disconnecting it");
-                    conns.remove(&conn);
+                    io.conns.remove(&conn);
                     gw.disconnect(conn, Instant::now());
+                }
+            }
+            Output::Cdr { record } => {
+                if let Some(w) = io.cdr.as_mut() {
+                    w.write(&record);
                 }
             }
         }

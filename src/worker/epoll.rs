@@ -3,7 +3,7 @@
 //! command eventfd and a `timerfd` armed at the next tick deadline with `TFD_TIMER_ABSTIME`
 //! on `CLOCK_MONOTONIC`; `recvmmsg` into a fixed batch of buffers, and queued sends flushed
 //! at the end of the batch with one `sendmmsg` per run of sends on the same socket. It
-//! drives the same [`Engine`], so a handler behaves the same on both backends.
+//! drives the same [`Reactor`], so a handler behaves the same on both backends.
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -12,8 +12,8 @@ use super::MediaHandler;
 use super::addr::RawAddr;
 use super::clock::{mono_ns, split_ns};
 use super::config::WorkerConfig;
-use super::engine::{Engine, GEN_MASK, SHUTDOWN_PATIENCE};
 use super::ioctx::Op;
+use super::reactor::{GEN_MASK, Reactor, SHUTDOWN_PATIENCE};
 use super::sockets::SockState;
 
 const KIND_SOCK: u64 = 1;
@@ -153,10 +153,13 @@ impl EpollBackend {
     }
 
     /// Runs the worker until shutdown.
-    pub fn run<H: MediaHandler>(mut self, eng: &mut Engine<H>) {
+    pub fn run<H: MediaHandler>(mut self, eng: &mut Reactor<H>) {
         let mut stop_deadline = u64::MAX;
         loop {
             self.flush(eng);
+            if eng.run_detached() {
+                self.flush(eng);
+            }
             if eng.is_stopped() && (eng.drained() || mono_ns() >= stop_deadline) {
                 break;
             }
@@ -206,7 +209,7 @@ impl EpollBackend {
         eng.finish();
     }
 
-    fn recv<H: MediaHandler>(&mut self, eng: &mut Engine<H>, idx: u32, generation: u32) {
+    fn recv<H: MediaHandler>(&mut self, eng: &mut Reactor<H>, idx: u32, generation: u32) {
         let fd = match eng.io.sockets.slot(idx) {
             Some(s) if s.state == SockState::Open && s.generation & GEN_MASK == generation => {
                 s.raw_fd()
@@ -258,7 +261,7 @@ impl EpollBackend {
     }
 
     /// End of a callback batch: send what was queued, carry out socket work.
-    fn flush<H: MediaHandler>(&mut self, eng: &mut Engine<H>) {
+    fn flush<H: MediaHandler>(&mut self, eng: &mut Reactor<H>) {
         let io = &mut eng.io;
         let batch = self.tx.msgs.len();
         let pending = io.slab.pending();
@@ -329,13 +332,17 @@ impl EpollBackend {
                         }
                     }
                 }
-                Op::Close(idx) => {
+                Op::Close(idx) | Op::Detach(idx) => {
                     if let Some(s) = io.sockets.slot(idx)
                         && s.armed
                     {
                         let _ = self.ctl(libc::EPOLL_CTL_DEL, s.raw_fd(), 0);
                     }
-                    io.sockets.finish_close(idx);
+                    if let Op::Close(_) = io.ops[k] {
+                        io.sockets.finish_close(idx);
+                    } else if let Some(d) = io.sockets.finish_detach(idx) {
+                        io.detached.push(d);
+                    }
                 }
             }
         }

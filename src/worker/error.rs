@@ -21,7 +21,7 @@ pub enum WorkerError {
 
 /// `IoCtx::send_to` could not send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum SendError {
+pub enum SocketSendError {
     /// The token names no open socket of this worker.
     #[error("unknown or closed socket")]
     BadSocket,

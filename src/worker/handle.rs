@@ -23,10 +23,10 @@ use crossbeam_queue::ArrayQueue;
 use super::MediaHandler;
 use super::clock::{InstantMap, TickGrid};
 use super::config::{BackendChoice, WorkerConfig};
-use super::engine::{Engine, Shared};
 use super::epoll::EpollBackend;
 use super::error::{CommandError, WorkerError};
 use super::ioctx::{EventSink, IoState};
+use super::reactor::{Reactor, Shared};
 use super::ring::RingBackend;
 use super::slab::SendSlab;
 use super::sockets::{SockOpts, SocketTable};
@@ -74,12 +74,19 @@ impl<H: MediaHandler> WorkerHandle<H> {
     /// Queues a command and wakes the worker. Never blocks: a full queue hands the
     /// command back.
     pub fn send(&self, cmd: H::Command) -> Result<(), CommandError<H::Command>> {
-        if self.shared.stop.load(Ordering::Acquire) || self.is_finished() {
+        if self.is_finished() {
             return Err(CommandError::Stopped(cmd));
         }
-        self.shared.cmds.push(cmd).map_err(CommandError::Full)?;
-        wake(&self.wake);
-        Ok(())
+        self.sender().send(cmd)
+    }
+
+    /// A sender into this worker's command queue that does not own the worker: for other
+    /// workers (hand-overs) and helper threads. Dropping it never waits for the worker.
+    pub fn sender(&self) -> WorkerSender<H::Command> {
+        WorkerSender {
+            shared: self.shared.clone(),
+            wake: self.wake.clone(),
+        }
     }
 
     /// The last published counters (updated every tick and at shutdown).
@@ -138,12 +145,44 @@ impl<H: MediaHandler> Drop for WorkerHandle<H> {
     }
 }
 
+/// Queues commands for one worker without owning it (see [`WorkerHandle::sender`]).
+pub struct WorkerSender<C> {
+    shared: Arc<Shared<C>>,
+    wake: Arc<OwnedFd>,
+}
+
+impl<C> Clone for WorkerSender<C> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+            wake: self.wake.clone(),
+        }
+    }
+}
+
+impl<C> WorkerSender<C> {
+    /// Queues a command and wakes the worker. Never blocks: a full queue, or a worker
+    /// that is stopping, hands the command back.
+    pub fn send(&self, cmd: C) -> Result<(), CommandError<C>> {
+        if self.shared.stop.load(Ordering::Acquire) {
+            return Err(CommandError::Stopped(cmd));
+        }
+        self.shared.cmds.push(cmd).map_err(CommandError::Full)?;
+        wake(&self.wake);
+        Ok(())
+    }
+}
+
 /// All workers of one [`spawn_workers`] call.
 pub struct Workers<H: MediaHandler> {
     /// One handle per worker, in index order.
     pub handles: Vec<WorkerHandle<H>>,
     /// Events from every worker.
     pub events: Receiver<H::Event>,
+    /// A sender into the same channel, for a helper thread whose events must reach the
+    /// control plane in order with the workers' (drop it when done: the channel closes
+    /// once every sender is gone).
+    pub event_tx: crossbeam_channel::Sender<H::Event>,
 }
 
 impl<H: MediaHandler> Workers<H> {
@@ -256,6 +295,7 @@ where
     Ok(Workers {
         handles,
         events: ev_rx,
+        event_tx: ev_tx,
     })
 }
 
@@ -328,6 +368,7 @@ where
         sockets: SocketTable::default(),
         slab: SendSlab::new(ctx.cfg.send_slots, ctx.cfg.send_slot_size),
         ops: Vec::with_capacity(64),
+        detached: Vec::new(),
         events: EventSink::new(ctx.events),
         counters,
         now_ns: map.base_ns(),
@@ -339,7 +380,7 @@ where
         info,
     };
     let grid = TickGrid::new(map.base_ns(), tick_ns, ctx.cfg.max_catch_up_ticks);
-    let mut eng = Engine::new(handler, io, grid, ctx.shared, ctx.cfg.late_threshold);
+    let mut eng = Reactor::new(handler, io, grid, ctx.shared, ctx.cfg.late_threshold);
     match chosen {
         Chosen::Ring(r) => (*r).run(&mut eng),
         Chosen::Epoll(e) => e.run(&mut eng),

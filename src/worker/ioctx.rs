@@ -1,5 +1,6 @@
-//! [`IoCtx`]: what a handler may do from a callback (bind/close UDP sockets, queue sends,
-//! emit events, read the clock), and the backend-independent state behind it
+//! [`IoCtx`]: what a handler may do from a callback (bind/close UDP sockets, detach one to
+//! hand it to another worker and adopt one so handed, queue sends, emit events, read the
+//! clock), and the backend-independent state behind it
 //! ([`IoState`]). Work that needs the backend (arming a receive, tearing one down, handing
 //! queued sends to the kernel) is only recorded here and carried out by the backend at the
 //! end of the callback batch, so the same handler code runs on io_uring and on epoll.
@@ -7,7 +8,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::RawFd;
+use std::os::fd::{OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{SendTimeoutError, Sender, TrySendError};
@@ -15,7 +16,7 @@ use crossbeam_channel::{SendTimeoutError, Sender, TrySendError};
 use super::WorkerInfo;
 use super::addr::RawAddr;
 use super::clock::InstantMap;
-use super::error::SendError;
+use super::error::SocketSendError;
 use super::slab::SendSlab;
 use super::sockets::{SockOpts, SocketTable, SocketToken};
 use super::stats::{Counters, WorkerStats};
@@ -27,6 +28,9 @@ pub enum Op {
     Arm(u32),
     /// Stop receiving on the socket in this slot, then close it.
     Close(u32),
+    /// Stop receiving on the socket in this slot, then hand its descriptor to the handler
+    /// ([`MediaHandler::on_detached`](super::MediaHandler::on_detached)).
+    Detach(u32),
 }
 
 /// Events on their way to the control plane: a bounded channel, plus an overflow queue so
@@ -104,6 +108,8 @@ pub struct IoState<E> {
     pub slab: SendSlab,
     /// Backend work recorded during callbacks.
     pub ops: Vec<Op>,
+    /// Sockets the backend has finished detaching, for the handler.
+    pub detached: Vec<(SocketToken, OwnedFd)>,
     /// Outgoing events.
     pub events: EventSink<E>,
     /// Counters.
@@ -137,6 +143,30 @@ impl<'a, E> IoCtx<'a, E> {
         Ok(tok)
     }
 
+    /// Takes over a bound UDP socket that another worker detached (see
+    /// [`IoCtx::detach`]) and starts receiving on it: datagrams waiting in its kernel
+    /// buffer, and every later one, arrive at `on_packet` with the returned token.
+    pub fn adopt_udp(&mut self, fd: OwnedFd) -> io::Result<SocketToken> {
+        let tok = self.st.sockets.adopt(fd)?;
+        self.st.ops.push(Op::Arm(tok.index()));
+        Ok(tok)
+    }
+
+    /// Stops receiving on a socket without closing it: the backend tears its receive
+    /// down (datagrams already completed meanwhile are still delivered, and the socket
+    /// can still send), then hands the descriptor to
+    /// [`MediaHandler::on_detached`](super::MediaHandler::on_detached); datagrams that
+    /// arrive later wait in the socket's kernel buffer for whoever adopts it. Returns
+    /// false for an unknown token or a socket already closing or detaching.
+    pub fn detach(&mut self, sock: SocketToken) -> bool {
+        if self.st.sockets.begin_detach(sock) {
+            self.st.ops.push(Op::Detach(sock.index()));
+            true
+        } else {
+            false
+        }
+    }
+
     /// The address a socket is bound to.
     pub fn local_addr(&self, sock: SocketToken) -> Option<SocketAddr> {
         self.st.sockets.get(sock).and_then(|s| s.local)
@@ -165,10 +195,10 @@ impl<'a, E> IoCtx<'a, E> {
         sock: SocketToken,
         data: &[u8],
         to: SocketAddr,
-    ) -> Result<(), SendError> {
+    ) -> Result<(), SocketSendError> {
         let Some(fd) = self.st.sockets.get(sock).map(|s| s.raw_fd()) else {
             self.st.counters.s.send_errors += 1;
-            return Err(SendError::BadSocket);
+            return Err(SocketSendError::BadSocket);
         };
         if self.st.slab.queue(fd, data, to) {
             return Ok(());
@@ -212,7 +242,7 @@ impl<'a, E> IoCtx<'a, E> {
 }
 
 /// One non-blocking `sendto`.
-pub fn direct_send(fd: RawFd, data: &[u8], to: SocketAddr) -> Result<(), SendError> {
+pub fn direct_send(fd: RawFd, data: &[u8], to: SocketAddr) -> Result<(), SocketSendError> {
     let mut raw = RawAddr::zeroed();
     let len = raw.set(to);
     // SAFETY: data and raw are valid for the lengths given.
@@ -227,7 +257,7 @@ pub fn direct_send(fd: RawFd, data: &[u8], to: SocketAddr) -> Result<(), SendErr
         )
     };
     if rc < 0 {
-        Err(SendError::Os(
+        Err(SocketSendError::Os(
             io::Error::last_os_error().raw_os_error().unwrap_or(0),
         ))
     } else {

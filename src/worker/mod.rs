@@ -18,6 +18,10 @@
 //!   a command wakes the worker at once and `WorkerHandle::send` never blocks it.
 //! - Events: one bounded crossbeam channel shared by all workers ([`Workers::events`]);
 //!   the worker never blocks on it.
+//! - Hand-over: a handler may detach a socket (`IoCtx::detach`: the receive is cancelled,
+//!   the descriptor comes back through `MediaHandler::on_detached`) and send it to another
+//!   worker through a [`WorkerSender`] (the same lock-free queue as commands), which
+//!   adopts it (`IoCtx::adopt_udp`); datagrams arriving meanwhile wait in the socket.
 //!
 //! Spreading sends over the frame: the engine ticks every `WorkerConfig::tick` (default
 //! 5 ms, four ticks per 20 ms frame) and the handler decides which calls are due at each
@@ -28,19 +32,18 @@
 //! The hot path (datagram in, callback, datagram out) does not allocate, lock or block;
 //! file IO never happens on a worker.
 //!
-//! `echo` holds the bare UDP echo baselines (on this engine, and a plain
-//! recvmmsg/sendmmsg loop) that load tests compare against.
+//! The load generator (`loadtest/src/echo/`) runs a bare echo handler on this engine as
+//! the density ceiling; the gateway itself ships no load-test code.
 
 mod addr;
 mod bufring;
 pub mod clock;
 mod config;
-pub mod echo;
-mod engine;
 mod epoll;
 mod error;
 mod handle;
 mod ioctx;
+mod reactor;
 mod ring;
 mod slab;
 mod sockets;
@@ -50,11 +53,12 @@ mod stats;
 mod tests;
 
 use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
 use std::time::Instant;
 
 pub use config::{BackendChoice, WorkerConfig};
-pub use error::{CommandError, SendError, WorkerError};
-pub use handle::{WorkerHandle, WorkerInfo, Workers, spawn_workers};
+pub use error::{CommandError, SocketSendError, WorkerError};
+pub use handle::{WorkerHandle, WorkerInfo, WorkerSender, Workers, spawn_workers};
 pub use ioctx::IoCtx;
 pub use sockets::SocketToken;
 pub use stats::{Backend, LATENESS_BUCKETS, WorkerStats};
@@ -90,6 +94,12 @@ pub trait MediaHandler: Send + 'static {
     /// the actual time. A late worker still gets every missed tick, back to back (up to
     /// `WorkerConfig::max_catch_up_ticks`).
     fn on_tick(&mut self, now: Instant, io: &mut IoCtx<'_, Self::Event>);
+
+    /// A socket detached with [`IoCtx::detach`] is no longer received on: here is its
+    /// descriptor (still bound), to hand to another worker. Dropping it closes the socket.
+    fn on_detached(&mut self, sock: SocketToken, fd: OwnedFd, io: &mut IoCtx<'_, Self::Event>) {
+        let _ = (sock, fd, io);
+    }
 
     /// The worker is stopping: last chance to send and emit (e.g. finish recordings).
     /// Sends queued here are still sent; no callback follows.

@@ -21,8 +21,8 @@ use super::addr::{NAME_LEN, parse_sockaddr};
 use super::bufring::BufRing;
 use super::clock::{mono_ns, split_ns};
 use super::config::WorkerConfig;
-use super::engine::{Engine, GEN_MASK, SHUTDOWN_PATIENCE};
 use super::ioctx::Op;
+use super::reactor::{GEN_MASK, Reactor, SHUTDOWN_PATIENCE};
 use super::sockets::SockState;
 
 const KIND_RECV: u64 = 1;
@@ -150,10 +150,13 @@ impl RingBackend {
     }
 
     /// Runs the worker until shutdown.
-    pub fn run<H: MediaHandler>(mut self, eng: &mut Engine<H>) {
+    pub fn run<H: MediaHandler>(mut self, eng: &mut Reactor<H>) {
         let mut stop_deadline = u64::MAX;
         loop {
             self.flush(eng);
+            if eng.run_detached() {
+                self.flush(eng);
+            }
             if eng.is_stopped() && (eng.drained() || mono_ns() >= stop_deadline) {
                 break;
             }
@@ -215,7 +218,7 @@ impl RingBackend {
 
     /// End of a callback batch: hand queued sends to the kernel, carry out socket work,
     /// keep the wake-up read and the deadline armed.
-    fn flush<H: MediaHandler>(&mut self, eng: &mut Engine<H>) {
+    fn flush<H: MediaHandler>(&mut self, eng: &mut Reactor<H>) {
         while let Some(e) = self.backlog.pop_front() {
             if !self.try_push(&e) {
                 self.backlog.push_front(e);
@@ -247,16 +250,19 @@ impl RingBackend {
                         self.arm_recv(fd, generation, idx);
                     }
                 }
-                Op::Close(idx) => {
+                Op::Close(idx) | Op::Detach(idx) => {
                     let armed = io.sockets.slot(idx).is_some_and(|s| s.armed);
                     if armed {
+                        // The receive's last completion finishes the close or detach.
                         let generation = io.sockets.slot(idx).map_or(0, |s| s.generation);
                         let e = opcode::AsyncCancel::new(tag(KIND_RECV, generation, idx))
                             .build()
                             .user_data(tag(KIND_CANCEL, 0, 0));
                         self.push(e);
-                    } else {
+                    } else if let Op::Close(_) = op {
                         io.sockets.finish_close(idx);
+                    } else if let Some(d) = io.sockets.finish_detach(idx) {
+                        io.detached.push(d);
                     }
                 }
             }
@@ -292,7 +298,7 @@ impl RingBackend {
     }
 
     /// Handles the completions that are ready (a bounded number of passes).
-    fn reap<H: MediaHandler>(&mut self, eng: &mut Engine<H>) {
+    fn reap<H: MediaHandler>(&mut self, eng: &mut Reactor<H>) {
         let mut cqes = std::mem::take(&mut self.cqes);
         for pass in 0..PASSES_PER_WAKE {
             if pass > 0 {
@@ -314,7 +320,7 @@ impl RingBackend {
         self.cqes = cqes;
     }
 
-    fn complete<H: MediaHandler>(&mut self, eng: &mut Engine<H>, ud: u64, res: i32, flags: u32) {
+    fn complete<H: MediaHandler>(&mut self, eng: &mut Reactor<H>, ud: u64, res: i32, flags: u32) {
         let (kind, generation, idx) = untag(ud);
         match kind {
             KIND_RECV => self.complete_recv(eng, generation, idx, res, flags),
@@ -336,7 +342,7 @@ impl RingBackend {
 
     fn complete_recv<H: MediaHandler>(
         &mut self,
-        eng: &mut Engine<H>,
+        eng: &mut Reactor<H>,
         generation: u32,
         idx: u32,
         res: i32,
@@ -376,6 +382,12 @@ impl RingBackend {
         }
         if slot.state == SockState::Closing {
             eng.io.sockets.finish_close(idx);
+            return;
+        }
+        if slot.state == SockState::Detaching {
+            if let Some(d) = eng.io.sockets.finish_detach(idx) {
+                eng.io.detached.push(d);
+            }
             return;
         }
         let fatal = matches!(

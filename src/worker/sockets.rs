@@ -1,6 +1,8 @@
-//! The worker's table of UDP sockets: opening (bind) them, naming them by generation-checked
-//! [`SocketToken`]s, and the open → closing → free life cycle the backends drive (a closing
-//! socket's receive must be cancelled before its descriptor is closed).
+//! The worker's table of UDP sockets: opening (bind) or adopting them, naming them by
+//! generation-checked [`SocketToken`]s, and the life cycle the backends drive: open →
+//! closing → free (a closing socket's receive must be cancelled before its descriptor is
+//! closed), or open → detaching → free (the receive is cancelled, then the descriptor is
+//! handed back to the handler instead of closed, to be adopted by another worker).
 
 use std::io;
 use std::net::SocketAddr;
@@ -42,6 +44,17 @@ pub enum SockState {
     Open,
     /// `close` was asked; the backend is tearing the receive down.
     Closing,
+    /// `detach` was asked; the backend is tearing the receive down (datagrams it still
+    /// completes are delivered, and the socket can still send), then hands the descriptor
+    /// back.
+    Detaching,
+}
+
+impl SockState {
+    /// Open or detaching: the socket still sends, and what it received is delivered.
+    pub fn is_live(self) -> bool {
+        matches!(self, SockState::Open | SockState::Detaching)
+    }
 }
 
 /// One slot of the table.
@@ -97,12 +110,21 @@ impl SocketTable {
         }
         sock.bind(&addr.into())?;
         let local = sock.local_addr()?.as_socket();
-        let fd: OwnedFd = sock.into();
+        Ok(self.insert(sock.into(), local))
+    }
+
+    /// Takes over a bound, non-blocking UDP socket (detached from another worker) and gives
+    /// it a slot.
+    pub fn adopt(&mut self, fd: OwnedFd) -> io::Result<SocketToken> {
+        let local = socket2::SockRef::from(&fd).local_addr()?.as_socket();
+        Ok(self.insert(fd, local))
+    }
+
+    fn insert(&mut self, fd: OwnedFd, local: Option<SocketAddr>) -> SocketToken {
         let idx = match self.free.pop() {
             Some(i) => i,
             None => {
-                let i = u32::try_from(self.slots.len())
-                    .map_err(|_| io::Error::other("socket table full"))?;
+                let i = self.slots.len() as u32;
                 self.slots.push(SockSlot {
                     fd: None,
                     generation: 0,
@@ -121,17 +143,17 @@ impl SocketTable {
         slot.broken = false;
         slot.local = local;
         self.open += 1;
-        Ok(SocketToken {
+        SocketToken {
             idx,
             generation: slot.generation,
-        })
+        }
     }
 
-    /// The slot of an open socket named by `tok`.
+    /// The slot of an open (or detaching) socket named by `tok`.
     pub fn get(&self, tok: SocketToken) -> Option<&SockSlot> {
         self.slots
             .get(tok.idx as usize)
-            .filter(|s| s.generation == tok.generation && s.state == SockState::Open)
+            .filter(|s| s.generation == tok.generation && s.state.is_live())
     }
 
     /// The slot at `idx`, whatever its state.
@@ -144,19 +166,20 @@ impl SocketTable {
         self.slots.get(idx as usize)
     }
 
-    /// The current token of slot `idx` if it is open.
+    /// The current token of slot `idx` if it is open (or detaching).
     pub fn token_at(&self, idx: u32) -> Option<SocketToken> {
         let s = self.slots.get(idx as usize)?;
-        (s.state == SockState::Open).then_some(SocketToken {
+        s.state.is_live().then_some(SocketToken {
             idx,
             generation: s.generation,
         })
     }
 
-    /// Marks an open socket as closing. Returns false for a stale or unknown token.
+    /// Marks an open (or detaching) socket as closing. Returns false for a stale or
+    /// unknown token.
     pub fn begin_close(&mut self, tok: SocketToken) -> bool {
         match self.slots.get_mut(tok.idx as usize) {
-            Some(s) if s.generation == tok.generation && s.state == SockState::Open => {
+            Some(s) if s.generation == tok.generation && s.state.is_live() => {
                 s.state = SockState::Closing;
                 true
             }
@@ -164,12 +187,44 @@ impl SocketTable {
         }
     }
 
+    /// Marks an open socket as detaching. Returns false for a stale or unknown token, or
+    /// one already closing or detaching.
+    pub fn begin_detach(&mut self, tok: SocketToken) -> bool {
+        match self.slots.get_mut(tok.idx as usize) {
+            Some(s) if s.generation == tok.generation && s.state == SockState::Open => {
+                s.state = SockState::Detaching;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Frees the slot of a detaching socket whose receive is torn down and returns its
+    /// descriptor, with the token it had (the slot's generation moves on).
+    pub fn finish_detach(&mut self, idx: u32) -> Option<(SocketToken, OwnedFd)> {
+        let s = self.slots.get_mut(idx as usize)?;
+        if s.state != SockState::Detaching {
+            return None;
+        }
+        let tok = SocketToken {
+            idx,
+            generation: s.generation,
+        };
+        let fd = s.fd.take()?;
+        self.release(idx);
+        Some((tok, fd))
+    }
+
     /// Closes the descriptor of slot `idx` and frees the slot (its generation moves on).
     pub fn finish_close(&mut self, idx: u32) {
+        self.release(idx);
+    }
+
+    fn release(&mut self, idx: u32) {
         if let Some(s) = self.slots.get_mut(idx as usize)
             && s.state != SockState::Free
         {
-            s.fd = None; // closes
+            s.fd = None; // closes, unless detached
             s.state = SockState::Free;
             s.armed = false;
             s.broken = false;
@@ -223,6 +278,31 @@ mod tests {
         t.finish_close(b.index());
         t.finish_close(c.index());
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn detach_hands_the_descriptor_over_and_adopt_takes_it() {
+        let mut t = SocketTable::default();
+        let any: SocketAddr = "127.0.0.1:0".parse().expect("addr");
+        let a = t.open(any, SockOpts::default()).expect("open");
+        let local = t.get(a).and_then(|s| s.local).expect("local");
+        assert!(t.finish_detach(a.index()).is_none(), "not detaching");
+        assert!(t.begin_detach(a));
+        assert!(!t.begin_detach(a), "twice");
+        assert!(t.get(a).is_some(), "a detaching socket still sends");
+        assert_eq!(t.token_at(a.index()), Some(a));
+        let (tok, fd) = t.finish_detach(a.index()).expect("detached");
+        assert_eq!(tok, a);
+        assert!(t.is_empty());
+        assert!(t.get(a).is_none());
+        // The port stays bound: the descriptor was not closed.
+        assert!(std::net::UdpSocket::bind(local).is_err());
+        let mut other = SocketTable::default();
+        let b = other.adopt(fd).expect("adopt");
+        assert_eq!(other.get(b).and_then(|s| s.local), Some(local));
+        assert!(other.begin_close(b));
+        other.finish_close(b.index());
+        std::net::UdpSocket::bind(local).expect("released once closed");
     }
 
     #[test]

@@ -27,6 +27,19 @@ enum Cmd {
     /// On shutdown, send this datagram from this socket.
     SendOnShutdown(SocketToken, SocketAddr),
     Panic,
+    Detach(SocketToken),
+    Adopt(Fd),
+}
+
+/// A descriptor in an event (compared by number).
+#[derive(Debug)]
+struct Fd(std::os::fd::OwnedFd);
+
+impl PartialEq for Fd {
+    fn eq(&self, other: &Self) -> bool {
+        use std::os::fd::AsRawFd;
+        self.0.as_raw_fd() == other.0.as_raw_fd()
+    }
 }
 
 #[derive(Debug, PartialEq)]
@@ -39,17 +52,27 @@ enum Ev {
         seq: u64,
         len: usize,
     },
-    Sent(Result<(), SendError>),
+    Sent(Result<(), SocketSendError>),
     Closed(bool),
     Pong(u64),
     Blocked,
     Tick(Instant),
     Shutdown,
+    Detaching(bool),
+    Detached(SocketToken, Fd),
+    Adopted(SocketToken, SocketAddr),
+    /// A datagram, from a probe that names its worker.
+    PacketAt {
+        worker: usize,
+        seq: u64,
+    },
 }
 
 struct Probe {
     record_ticks: bool,
     on_shutdown: Option<(SocketToken, SocketAddr)>,
+    /// Name the worker in packet events ([`Ev::PacketAt`]).
+    worker: Option<usize>,
 }
 
 fn seq_of(data: &[u8]) -> u64 {
@@ -91,7 +114,20 @@ impl MediaHandler for Probe {
             }
             Cmd::SendOnShutdown(t, to) => self.on_shutdown = Some((t, to)),
             Cmd::Panic => panic!("handler panic requested by the test"),
+            Cmd::Detach(t) => {
+                let r = io.detach(t);
+                io.emit(Ev::Detaching(r));
+            }
+            Cmd::Adopt(fd) => {
+                let t = io.adopt_udp(fd.0).expect("adopt");
+                let local = io.local_addr(t).expect("adopted socket has an address");
+                io.emit(Ev::Adopted(t, local));
+            }
         }
+    }
+
+    fn on_detached(&mut self, sock: SocketToken, fd: std::os::fd::OwnedFd, io: &mut IoCtx<'_, Ev>) {
+        io.emit(Ev::Detached(sock, Fd(fd)));
     }
 
     fn on_packet(
@@ -102,6 +138,13 @@ impl MediaHandler for Probe {
         _now: Instant,
         io: &mut IoCtx<'_, Ev>,
     ) {
+        if let Some(worker) = self.worker {
+            io.emit(Ev::PacketAt {
+                worker,
+                seq: seq_of(data),
+            });
+            return;
+        }
         io.emit(Ev::Packet {
             sock,
             from,
@@ -138,6 +181,7 @@ fn spawn(c: &WorkerConfig) -> Workers<Probe> {
     spawn_workers(1, c, |_| Probe {
         record_ticks: false,
         on_shutdown: None,
+        worker: None,
     })
     .expect("spawn")
 }
@@ -300,6 +344,7 @@ fn ticks_on_absolute_grid(b: BackendChoice) {
         Probe {
             record_ticks: true,
             on_shutdown: None,
+            worker: None,
         }
     })
     .expect("spawn");
@@ -338,6 +383,7 @@ fn ticks_are_multiples_from_start(b: BackendChoice) {
         Probe {
             record_ticks: true,
             on_shutdown: None,
+            worker: None,
         }
     })
     .expect("spawn");
@@ -411,7 +457,7 @@ fn close_releases_port_and_refuses_stale_token(b: BackendChoice) {
         .send(Cmd::Send(tok, addr, vec![1, 2, 3]))
         .expect("cmd");
     wait_for(&w.events, |e| {
-        (*e == Ev::Sent(Err(SendError::BadSocket))).then_some(())
+        (*e == Ev::Sent(Err(SocketSendError::BadSocket))).then_some(())
     });
     // The port is released (once the backend has torn the receive down).
     assert!(eventually(|| UdpSocket::bind(addr).is_ok()));
@@ -505,7 +551,102 @@ macro_rules! both_backends {
     };
 }
 
+/// A socket detached from one worker and adopted by another keeps its port and loses no
+/// datagram: those received before the receive was torn down reach the first worker,
+/// the rest wait in the socket for the second.
+fn detach_and_adopt_across_workers(b: BackendChoice) {
+    let w = spawn_workers(2, &cfg(b), |info: &WorkerInfo| Probe {
+        record_ticks: false,
+        on_shutdown: None,
+        worker: Some(info.index),
+    })
+    .expect("spawn");
+    w.handles[0].send(Cmd::Bind(lo())).expect("send");
+    let (tok, addr) = wait_for(&w.events, |e| match e {
+        Ev::Bound(t, a) => Some((*t, *a)),
+        _ => None,
+    });
+    let client = UdpSocket::bind(lo()).expect("client");
+    let mut seen: Vec<(usize, u64)> = Vec::new();
+    for seq in 0..10u64 {
+        client.send_to(&datagram(seq, 64), addr).expect("send");
+    }
+    // Detach while datagrams keep coming.
+    w.handles[0].send(Cmd::Detach(tok)).expect("send");
+    for seq in 10..30u64 {
+        client.send_to(&datagram(seq, 64), addr).expect("send");
+    }
+    let deadline = Instant::now() + PATIENCE;
+    let detached = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match w.events.recv_timeout(left).expect("detached in time") {
+            Ev::Detached(t, fd) => {
+                assert_eq!(t, tok);
+                break fd;
+            }
+            Ev::PacketAt { worker, seq } => seen.push((worker, seq)),
+            Ev::Detaching(r) => assert!(r),
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    w.handles[0].send(Cmd::Detach(tok)).expect("send");
+    let again = wait_for(&w.events, |e| match e {
+        Ev::Detaching(r) => Some(*r),
+        Ev::PacketAt { seq, .. } => panic!("datagram {seq} after the detach completed"),
+        _ => None,
+    });
+    assert!(!again, "a detached token is stale");
+    for seq in 30..40u64 {
+        client.send_to(&datagram(seq, 64), addr).expect("send");
+    }
+    w.handles[1].send(Cmd::Adopt(detached)).expect("send");
+    let (t1, local) = wait_for(&w.events, |e| match e {
+        Ev::Adopted(t, a) => Some((*t, *a)),
+        Ev::PacketAt { worker, seq } => {
+            assert_eq!(*worker, 1);
+            seen.push((*worker, *seq));
+            None
+        }
+        _ => None,
+    });
+    assert_eq!(local, addr, "the port stays");
+    for seq in 40..50u64 {
+        client.send_to(&datagram(seq, 64), addr).expect("send");
+    }
+    while seen.len() < 50 {
+        let got = wait_for(&w.events, |e| match e {
+            Ev::PacketAt { worker, seq } => Some((*worker, *seq)),
+            _ => None,
+        });
+        seen.push(got);
+    }
+    let mut seqs: Vec<u64> = seen.iter().map(|s| s.1).collect();
+    seqs.sort_unstable();
+    assert_eq!(
+        seqs,
+        (0..50).collect::<Vec<_>>(),
+        "each datagram once: {seen:?}"
+    );
+    assert!(seen.iter().all(|&(wk, s)| wk == 1 || s < 30), "{seen:?}");
+    assert!(seen.iter().filter(|s| s.0 == 1).count() >= 20, "{seen:?}");
+    // The adopting worker sends from the same port.
+    let peer = UdpSocket::bind(lo()).expect("peer");
+    peer.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    w.handles[1]
+        .send(Cmd::Send(
+            t1,
+            peer.local_addr().expect("addr"),
+            datagram(77, 20),
+        ))
+        .expect("cmd");
+    let mut buf = [0u8; 64];
+    let (_, from) = peer.recv_from(&mut buf).expect("from the adopted socket");
+    assert_eq!(from, addr);
+    assert!(w.shutdown().is_empty());
+}
+
 both_backends!(
+    detach_and_adopt_across_workers,
     packets_arrive_with_source,
     sends_arrive,
     burst_larger_than_ring_rearms,
@@ -528,6 +669,7 @@ fn auto_picks_io_uring_here_and_pins_round_robin() {
     let w = spawn_workers(3, &c, |_| Probe {
         record_ticks: false,
         on_shutdown: None,
+        worker: None,
     })
     .expect("spawn");
     let cores = core_affinity::get_core_ids().unwrap_or_default();
@@ -593,6 +735,7 @@ fn bad_config_is_refused() {
         spawn_workers(1, &c, |_| Probe {
             record_ticks: false,
             on_shutdown: None,
+            worker: None,
         }),
         Err(WorkerError::Config(_))
     ));
@@ -658,6 +801,7 @@ fn auto_falls_back_to_epoll_when_seccomp_blocks_io_uring() {
         let forced = spawn_workers(1, &cfg(BackendChoice::IoUring), |_| Probe {
             record_ticks: false,
             on_shutdown: None,
+            worker: None,
         });
         assert!(matches!(forced, Err(WorkerError::IoUringUnavailable(_))));
         // ...while Auto runs the same handler on the fallback.
