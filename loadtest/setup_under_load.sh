@@ -4,7 +4,7 @@
 #
 #   loadtest/setup_under_load.sh [BEFORE_COMMIT] [CALLS] [CPS]
 #
-# For each gateway (BEFORE_COMMIT, default b3e789e — the last commit where the engine
+# For each gateway (BEFORE_COMMIT, default 81fa037 — the last commit where the engine
 # blocked on `MediaPlane::open_call` — and the working tree), it starts the gateway with
 # two media workers pinned to cores 0 and 1, the example IVR answering every call, and a
 # SCHED_FIFO busy loop pinned to core 0 (the kernel's RT throttling leaves the worker
@@ -15,7 +15,7 @@
 # for both are printed first as the baseline.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-BEFORE="${1:-b3e789e}"
+BEFORE="${1:-81fa037}"
 CALLS="${2:-200}"
 CPS="${3:-20}"
 WORK="$(mktemp -d /tmp/setup-under-load.XXXXXX)"
