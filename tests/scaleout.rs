@@ -15,7 +15,8 @@
 //! - the application redirects (`sys.call.redirect`) calls offered on one node to another
 //!   node: the proxy follows the 302 and the caller ends up answered on that node; a
 //!   redirect to an address that is not a node (even a node's IP on another port) is not
-//!   followed: the caller gets the 302.
+//!   followed: the caller gets the 302; nodes redirecting in a ring are followed
+//!   `REDIRECT_HOPS` (2) times, then the caller gets 482.
 //!
 //! The tests run one at a time (each starts six processes and SIPp on a 2-core machine).
 
@@ -456,7 +457,7 @@ async fn a_redirect_to_another_node_is_followed_by_the_proxy_and_one_elsewhere_i
             .collect(),
         ..Plan::default()
     };
-    let _ivr = BusIvr::start(&t.nats.url(), "ivr", plan).await;
+    let out = BusIvr::start(&t.nats.url(), "ivr", plan).await;
     let r = sipp_ok(
         Sipp::uac("uac_expect_302", t.proxy.addr, "95588", &[]),
         Duration::from_secs(40),
@@ -479,4 +480,36 @@ async fn a_redirect_to_another_node_is_followed_by_the_proxy_and_one_elsewhere_i
         "{}",
         t.proxy.log_text()
     );
+    out.stop().await;
+
+    // Nodes redirecting in a ring (n2 -> n3 -> n4 -> n2): the proxy follows two hops
+    // (REDIRECT_HOPS) and then answers the caller 482 instead of looping.
+    let ring: Vec<(String, String)> = (0..3)
+        .map(|i| {
+            (
+                NAMES[i].to_string(),
+                format!("sip:95588@{}", t.addrs[(i + 1) % 3]),
+            )
+        })
+        .collect();
+    let plan = Plan {
+        redirect: ring,
+        ..Plan::default()
+    };
+    let looping = BusIvr::start(&t.nats.url(), "ivr", plan).await;
+    let followed = t.proxy.routed("proxy: follow redirect ");
+    sipp_ok(
+        Sipp::uac("uac_expect_482", t.proxy.addr, "95588", &[]),
+        Duration::from_secs(40),
+    )
+    .await;
+    let offers = looping
+        .wait_until("three offers released", Duration::from_secs(10), |c| {
+            c.len() == 3 && c.values().all(released)
+        })
+        .await;
+    let nodes: BTreeSet<&str> = offers.values().map(|c| c.node.as_str()).collect();
+    assert_eq!(nodes.len(), 3, "offered once on each node: {offers:?}");
+    assert_eq!(t.proxy.routed("proxy: follow redirect ") - followed, 2);
+    assert_eq!(t.proxy.routed("not followed: loop"), 1);
 }

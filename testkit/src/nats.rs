@@ -1,7 +1,9 @@
 //! A real `nats-server` (Debian's `nats-server`) on a free loopback port, stopped on
 //! drop, and [`BusApp`]: an application instance on the control bus as an application
 //! would write one (requests on `mediagw.<node>.rpc`, offers taken in a queue group on
-//! `mediagw.incoming`, each event of a taken call acknowledged).
+//! `mediagw.incoming`, each event of a taken call acknowledged), driven step by step by a
+//! test. Its pieces ([`take_offers`] with an [`OfferTaker`], [`watch_into`], [`rpc`]) also
+//! serve [`BusIvr`](crate::BusIvr), the instance that runs calls by itself.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
