@@ -5,23 +5,17 @@
 use std::time::{Duration, Instant};
 
 use mediagw::engine::res_id;
+use mediagw_testkit::cluster::bus_toml;
 use mediagw_testkit::sipp::SippCommand;
 use mediagw_testkit::{BusApp, Client, Gateway, NatsServer, Sipp, start_gateway};
 use serde_json::{Value, json};
-
-fn node_config(nats: &NatsServer, node: &str, extra: &str) -> String {
-    format!(
-        "[api.nats]\nurl = \"{}\"\nnode = \"{node}\"\n{extra}",
-        nats.url()
-    )
-}
 
 /// Nodes named `names` on the bus, each heard on it before this returns.
 async fn nodes(nats: &NatsServer, names: &[&str], extra: &str) -> Vec<Gateway> {
     let probe = BusApp::connect(&nats.url()).await;
     let mut gws = Vec::new();
     for n in names {
-        gws.push(start_gateway!(&node_config(nats, n, extra)));
+        gws.push(start_gateway!(&bus_toml(nats, n, extra)));
         probe.wait_node(n).await;
     }
     gws

@@ -17,19 +17,16 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mediagw_testkit::{Client, Gateway, Kamailio, Sipp, SippResult, start_gateway};
+use mediagw_testkit::cluster::{PROXY_IP, answered_by, dispatch_calls, node_toml};
+use mediagw_testkit::{Client, Gateway, Kamailio, Sipp, start_gateway};
 use serde_json::json;
 
-const PROXY_IP: [u8; 4] = [127, 0, 0, 10];
 /// How often the proxy probes the nodes (seconds).
 const PING: u32 = 1;
 
 /// A node on `127.0.0.<k>` (port `port`, 0 for any) that only the proxy may call.
 fn node(k: u8, port: u16, drain_seconds: u32) -> Gateway {
-    start_gateway!(&format!(
-        "[sip]\nlisten = \"127.0.0.{k}:{port}\"\nallow = [\"127.0.0.10/32\"]\n\
-         max_invites_per_second_per_source = 0\ndrain_seconds = {drain_seconds}\n"
-    ))
+    start_gateway!(&node_toml(k, port, drain_seconds))
 }
 
 /// Calls each node's application answered, by node index.
@@ -53,53 +50,14 @@ fn answer_all(rt: &tokio::runtime::Runtime, gw: &Gateway, i: usize, answered: An
     });
 }
 
-/// `(node address, media address)` of every call SIPp logged as answered.
-fn answered_by(r: &SippResult) -> Vec<(SocketAddr, String)> {
-    r.logs
-        .lines()
-        .filter_map(|l| {
-            let rest = l.split(" node ").nth(1)?;
-            let mut w = rest.split_whitespace();
-            let node = w.next()?.parse().ok()?;
-            let media = w.nth(1)?.to_string();
-            Some((node, media))
-        })
-        .collect()
-}
-
-/// Waits until the proxy has taken `node` out of rotation: its probe marked it down, or an
-/// INVITE's failure did (`ds_mark_dst`: the probe then finds it already down and raises
-/// no event). How long it took.
+/// Waits until the proxy has taken `node` out of rotation; how long it took.
 fn taken_out(proxy: &Kamailio, node: SocketAddr) -> Duration {
-    let t0 = std::time::Instant::now();
-    let down = format!("proxy: node down sip:{node}");
-    let failed = format!("proxy: node sip:{node} failed");
-    while t0.elapsed() < Duration::from_secs(15) {
-        if proxy.routed(&down) + proxy.routed(&failed) > 0 {
-            return t0.elapsed();
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("{node} stayed in rotation:\n{}", proxy.log_text());
+    proxy.wait_out_of_rotation(node, Duration::from_secs(15))
 }
 
 /// `n` calls through the proxy, `rate` per second, each talking `hold_ms`.
 fn calls(proxy: &Kamailio, n: u32, rate: u32, hold_ms: u32) -> Sipp {
-    let (n, rate, hold) = (n.to_string(), rate.to_string(), hold_ms.to_string());
-    let target = proxy.addr.to_string();
-    mediagw_testkit::sipp::SippCommand::new("dispatch_uac_call")
-        .args([target.as_str(), "-s", "95588", "-r", &rate, "-d", &hold])
-        .args([
-            "-timeout",
-            "50s",
-            "-l",
-            "20",
-            "-default_behaviors",
-            "all,-abortunexp",
-        ])
-        .calls(n.parse().expect("n"))
-        .spawn()
-        .expect("sipp")
+    dispatch_calls("dispatch_uac_call", proxy.addr, n.into(), rate, hold_ms)
 }
 
 fn runtime() -> tokio::runtime::Runtime {

@@ -138,6 +138,23 @@ impl Kamailio {
         None
     }
 
+    /// Waits (up to `limit`) until the dispatcher has taken `node` out of rotation: its
+    /// probe marked it down, or an INVITE's failure did (`ds_mark_dst`: the probe then
+    /// finds it already down and raises no event). How long it took; panics with the
+    /// proxy's log when it stayed in.
+    pub fn wait_out_of_rotation(&self, node: SocketAddr, limit: Duration) -> Duration {
+        let t0 = Instant::now();
+        let down = format!("proxy: node down sip:{node}");
+        let failed = format!("proxy: node sip:{node} failed");
+        while t0.elapsed() < limit {
+            if self.routed(&down) + self.routed(&failed) > 0 {
+                return t0.elapsed();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("{node} stayed in rotation:\n{}", self.log_text());
+    }
+
     /// What Kamailio logged so far (its `xlog` line names every request it routed).
     pub fn log_text(&self) -> String {
         self.log.lock().expect("log").join("\n")

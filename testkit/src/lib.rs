@@ -14,6 +14,11 @@
 //!   a call leg building well-formed requests with the gateway's own
 //!   [`mediagw::sip::Message`], SDP offers and answers, and a one-call UA with RTP.
 //! - [`sipp`] and [`kamailio`]: real SIPp and Kamailio processes, bounded in time.
+//! - [`nats`]: a real nats-server, an application instance on the bus driven step by step
+//!   by a test ([`BusApp`]), and [`bus_ivr`]: one that serves many calls at once by
+//!   itself and records what happened to each ([`BusIvr`]).
+//! - [`cluster`]: the scale-out topology's pieces (nodes behind the Kamailio dispatcher,
+//!   on the bus; calls through the proxy and the node that answered each).
 //! - [`http`]: a plain HTTP GET on the API listener (`/healthz`, `/metrics`).
 //! - [`signals`]: DTMF test signals, noise and talk-off material.
 //! - [`pcap`]: the RTP packets of a capture file (what SIPp plays).
@@ -25,8 +30,10 @@
 //! [`Gateway::start_with`] or [`Launch`], or find it with [`gateway::find_binary`].
 
 pub mod audio;
+pub mod bus_ivr;
 pub mod calls;
 pub mod client;
+pub mod cluster;
 pub mod examples;
 pub mod gateway;
 pub mod http;
@@ -42,6 +49,7 @@ mod config;
 
 use std::path::PathBuf;
 
+pub use bus_ivr::{BusIvr, Plan};
 pub use client::Client;
 pub use gateway::{Gateway, Launch};
 pub use kamailio::Kamailio;

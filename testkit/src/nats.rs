@@ -1,7 +1,9 @@
 //! A real `nats-server` (Debian's `nats-server`) on a free loopback port, stopped on
 //! drop, and [`BusApp`]: an application instance on the control bus as an application
 //! would write one (requests on `mediagw.<node>.rpc`, offers taken in a queue group on
-//! `mediagw.incoming`, each event of a taken call acknowledged).
+//! `mediagw.incoming`, each event of a taken call acknowledged), driven step by step by a
+//! test. Its pieces ([`take_offers`] with an [`OfferTaker`], [`watch_into`], [`rpc`]) also
+//! serve [`BusIvr`](crate::BusIvr), the instance that runs calls by itself.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
@@ -120,7 +122,8 @@ pub struct BusApp {
     tasks: Tasks,
 }
 
-type Tasks = Arc<Mutex<Vec<tokio::task::AbortHandle>>>;
+/// The tasks of an application instance, aborted when it stops.
+pub type Tasks = Arc<Mutex<Vec<tokio::task::AbortHandle>>>;
 
 impl BusApp {
     pub async fn connect(url: &str) -> BusApp {
@@ -155,35 +158,12 @@ impl BusApp {
     /// Takes inbound call offers in queue group `group`: for each, subscribes to the
     /// call's events (acknowledging each) and then claims it by replying.
     pub async fn take_offers(&mut self, group: &str) {
-        let mut sub = self
-            .client
-            .queue_subscribe(subjects::INCOMING, group.to_string())
-            .await
-            .expect("queue subscribe");
-        let client = self.client.clone();
-        let offers = self.offers_tx.clone();
-        let events = self.events_tx.clone();
-        let tasks = self.tasks.clone();
-        let task = tokio::spawn(async move {
-            while let Some(msg) = sub.next().await {
-                let Ok(v) = serde_json::from_slice::<Value>(&msg.payload) else {
-                    continue;
-                };
-                let params = v["params"].clone();
-                let Some(res) = params["res_id"].as_str() else {
-                    continue;
-                };
-                let w = watch_into(&client, res, events.clone()).await;
-                tasks.lock().expect("tasks").push(w);
-                if let Some(reply) = msg.reply {
-                    let _ = client.publish(reply, "".into()).await;
-                }
-                let _ = offers.send(params);
-            }
-        });
-        self.tasks.lock().expect("tasks").push(task.abort_handle());
-        // The subscription reaches the server before any offer is sent to us.
-        self.client.flush().await.expect("flush");
+        let taker = Queued {
+            offers: self.offers_tx.clone(),
+            events: self.events_tx.clone(),
+        };
+        let task = take_offers(&self.client, group, self.tasks.clone(), taker).await;
+        self.tasks.lock().expect("tasks").push(task);
     }
 
     /// Stops taking offers and watching events (as an instance that stops would; its
@@ -219,27 +199,15 @@ impl BusApp {
 
     /// Sends `body` to `node`'s subject; the reply as JSON.
     pub async fn raw(&self, node: &str, body: String) -> anyhow::Result<Value> {
-        let req = async_nats::Request::new()
-            .payload(body.into())
-            .timeout(Some(WAIT));
-        let m = self
-            .client
-            .send_request(subjects::rpc(node), req)
-            .await
-            .map_err(|e| anyhow::anyhow!("request to {node}: {e}"))?;
-        Ok(serde_json::from_slice(&m.payload)?)
+        raw(&self.client, node, body).await
     }
 
     /// Calls `method` on `node`; `Ok(result)` or `Err(error object)`.
     pub async fn call_on(&self, node: &str, method: &str, params: Value) -> Result<Value, Value> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-        let v = self.raw(node, body.to_string()).await.expect("bus request");
-        assert_eq!(v["id"], json!(id), "reply {v}");
-        match v.get("error") {
-            Some(e) => Err(e.clone()),
-            None => Ok(v["result"].clone()),
-        }
+        rpc(&self.client, node, id, method, params)
+            .await
+            .expect("bus request")
     }
 
     /// Calls `method` about `params.res_id` on the node that res_id names.
@@ -309,7 +277,7 @@ impl Drop for BusApp {
 }
 
 /// Subscribes to `res`'s events subject, acknowledging each event into `events`.
-async fn watch_into(
+pub async fn watch_into(
     client: &async_nats::Client,
     res: &str,
     events: mpsc::UnboundedSender<Value>,
@@ -333,4 +301,95 @@ async fn watch_into(
         }
     })
     .abort_handle()
+}
+
+/// What an application instance does with the offers it takes (see [`take_offers`]).
+pub trait OfferTaker: Send + 'static {
+    /// Where the events of the call offered go; asked before the call is claimed (the
+    /// subscription to its events exists before the claim).
+    fn events_for(&mut self, offer: &Value) -> mpsc::UnboundedSender<Value>;
+    /// The call of `offer` (its `on_incoming` params) is claimed.
+    fn claimed(&mut self, offer: Value);
+}
+
+/// [`BusApp`]'s taker: offers and events queued for the test to read.
+struct Queued {
+    offers: mpsc::UnboundedSender<Value>,
+    events: mpsc::UnboundedSender<Value>,
+}
+
+impl OfferTaker for Queued {
+    fn events_for(&mut self, _offer: &Value) -> mpsc::UnboundedSender<Value> {
+        self.events.clone()
+    }
+
+    fn claimed(&mut self, offer: Value) {
+        let _ = self.offers.send(offer);
+    }
+}
+
+/// Takes inbound call offers in queue group `group` on `client`: for each, subscribes to
+/// the call's events (acknowledging each, into [`OfferTaker::events_for`]'s channel; the
+/// watch joins `tasks`), claims it by replying, and hands it to `taker`. The task that
+/// takes them; the subscription has reached the server when this returns.
+pub async fn take_offers(
+    client: &async_nats::Client,
+    group: &str,
+    tasks: Tasks,
+    mut taker: impl OfferTaker,
+) -> tokio::task::AbortHandle {
+    let mut sub = client
+        .queue_subscribe(subjects::INCOMING, group.to_string())
+        .await
+        .expect("queue subscribe");
+    let client2 = client.clone();
+    let task = tokio::spawn(async move {
+        while let Some(msg) = sub.next().await {
+            let Ok(v) = serde_json::from_slice::<Value>(&msg.payload) else {
+                continue;
+            };
+            let params = v["params"].clone();
+            let Some(res) = params["res_id"].as_str() else {
+                continue;
+            };
+            let w = watch_into(&client2, res, taker.events_for(&params)).await;
+            tasks.lock().expect("tasks").push(w);
+            if let Some(reply) = msg.reply {
+                let _ = client2.publish(reply, "".into()).await;
+            }
+            taker.claimed(params);
+        }
+    });
+    client.flush().await.expect("flush");
+    task.abort_handle()
+}
+
+/// Sends `body` to `node`'s rpc subject; the reply as JSON.
+pub async fn raw(client: &async_nats::Client, node: &str, body: String) -> anyhow::Result<Value> {
+    let req = async_nats::Request::new()
+        .payload(body.into())
+        .timeout(Some(WAIT));
+    let m = client
+        .send_request(subjects::rpc(node), req)
+        .await
+        .map_err(|e| anyhow::anyhow!("request to {node}: {e}"))?;
+    Ok(serde_json::from_slice(&m.payload)?)
+}
+
+/// Calls `method` on `node` with JSON-RPC id `id`: `Ok(Ok(result))`, `Ok(Err(error
+/// object))`, or `Err` when the bus gave no reply (or one with another id).
+pub async fn rpc(
+    client: &async_nats::Client,
+    node: &str,
+    id: u64,
+    method: &str,
+    params: Value,
+) -> anyhow::Result<Result<Value, Value>> {
+    let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+    let v = raw(client, node, body.to_string()).await?;
+    anyhow::ensure!(v["id"] == json!(id), "reply {v} to request {id}");
+    Ok(match v.get("error") {
+        Some(e) => Err(e.clone()),
+        None => Ok(v["result"].clone()),
+    })
 }

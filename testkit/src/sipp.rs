@@ -1,4 +1,5 @@
 //! Real SIPp (Debian's `sip-tester`) on loopback with the scenarios of `loadtest/sipp/`
+//! (shared with the load generator), of `tests/data/sipp/` (the integration tests' own)
 //! or its built-in `uac`/`uas`, on free ports, in its own temporary directory (where its
 //! logs go), bounded in time and killed on drop.
 
@@ -9,9 +10,15 @@ use std::time::{Duration, Instant};
 
 use crate::ports::{free_media_port, free_udp_port};
 
-/// Path of a scenario file in `loadtest/sipp/`.
+/// Path of scenario `name`: `tests/data/sipp/NAME.xml` where the tests have it, else
+/// `loadtest/sipp/NAME.xml`.
 pub fn scenario(name: &str) -> PathBuf {
-    crate::repo_path("loadtest/sipp").join(format!("{name}.xml"))
+    let file = format!("{name}.xml");
+    let own = crate::repo_path("tests/data/sipp").join(&file);
+    if own.is_file() {
+        return own;
+    }
+    crate::repo_path("loadtest/sipp").join(file)
 }
 
 /// Is `sipp` installed?
@@ -35,7 +42,7 @@ pub struct SippCommand {
 }
 
 impl SippCommand {
-    /// Scenario `name`: `uac` or `uas` (built in) or a file of `loadtest/sipp/`. One call,
+    /// Scenario `name`: `uac` or `uas` (built in) or a file (see [`scenario`]). One call,
     /// messages and `<log>` actions traced.
     pub fn new(name: &str) -> SippCommand {
         SippCommand {
