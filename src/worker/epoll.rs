@@ -186,12 +186,12 @@ impl EpollBackend {
                 break;
             }
             eng.refresh_now();
+            // The wake-up descriptors first, then the commands, then the sockets: a
+            // command queued before a datagram arrived (a remote address set before the
+            // peer could know our port) applies before that datagram, and a command that
+            // arrives after the wake-up counter was read finds it raised again.
             for i in 0..n as usize {
-                let data = self.events[i].u64;
-                let (kind, generation, idx) =
-                    (data >> 56, ((data >> 32) as u32) & GEN_MASK, data as u32);
-                match kind {
-                    KIND_SOCK => self.recv(eng, idx, generation),
+                match self.events[i].u64 >> 56 {
                     KIND_WAKE => drain_fd(self.wake_fd),
                     KIND_TIMER => drain_fd(self.timer.as_raw_fd()),
                     _ => {}
@@ -199,6 +199,16 @@ impl EpollBackend {
             }
             if !eng.is_stopped() {
                 eng.run_commands();
+            }
+            for i in 0..n as usize {
+                let data = self.events[i].u64;
+                let (kind, generation, idx) =
+                    (data >> 56, ((data >> 32) as u32) & GEN_MASK, data as u32);
+                if kind == KIND_SOCK {
+                    self.recv(eng, idx, generation);
+                }
+            }
+            if !eng.is_stopped() {
                 eng.run_ticks();
                 if eng.stop_requested() {
                     eng.begin_shutdown();

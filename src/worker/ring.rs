@@ -1,9 +1,22 @@
-//! The io_uring backend: one ring per worker (single issuer, deferred task running), one
+//! The io_uring backend: one ring per worker (single issuer, cooperative task running), one
 //! multishot `IORING_OP_RECVMSG` per socket into a shared provided buffer ring, sends as
 //! `IORING_OP_SEND` with a destination address from the send slab, the command eventfd
 //! read through the ring, and the next tick as an absolute `IORING_OP_TIMEOUT` on
 //! `CLOCK_MONOTONIC`, so that one `io_uring_enter` submits every queued send and waits for
 //! "datagrams, a command or the deadline".
+//!
+//! Task running: `IORING_SETUP_COOP_TASKRUN`, not `DEFER_TASKRUN`. With deferred task
+//! running, kernels since 6.13 run at most about 20 queued task-work items per
+//! `io_uring_enter` while completions are already waiting ("limit local tw done"); a
+//! worker with hundreds of sockets bursting at once, whose every wake-up found completions
+//! waiting, then left some sockets' receive wake-ups queued for seconds: their datagrams
+//! sat in the socket while the multishot receive stayed armed (seen with 750 sockets per
+//! worker in `media::tests::confs::five_hundred_conferences_of_3_io_uring`). Cooperative
+//! task running runs all of it on every entry.
+//!
+//! A multishot receive that ends for want of provided buffers (`ENOBUFS`) has its socket
+//! drained with plain non-blocking `recvfrom` calls before it is armed again, so nothing
+//! queued meanwhile waits for the next datagram.
 //!
 //! Completion tags (`user_data`): kind in bits 56..64, socket generation (24 bits) in
 //! bits 32..56, socket slot or send slot in bits 0..32.
@@ -34,6 +47,8 @@ const KIND_CANCEL: u64 = 5;
 /// Completions handled per pass before commands and ticks get their turn.
 const CQE_BATCH: usize = 256;
 const PASSES_PER_WAKE: usize = 4;
+/// Datagrams read synchronously from one socket whose receive ran out of buffers.
+const DRAIN_MAX: usize = 64;
 /// Buffer group id of the worker's provided buffer ring.
 const BGID: u16 = 0;
 
@@ -85,6 +100,9 @@ pub struct RingBackend {
     timeout_armed: bool,
     cqes: Box<[MaybeUninit<cqueue::Entry>]>,
     backlog: VecDeque<squeue::Entry>,
+    /// Where a socket whose multishot receive ran out of provided buffers is drained
+    /// synchronously before its receive is armed again.
+    scratch: Box<[u8]>,
 }
 
 impl RingBackend {
@@ -103,7 +121,8 @@ impl RingBackend {
             .max(sq * 2);
         let ring = IoUring::builder()
             .setup_single_issuer()
-            .setup_defer_taskrun()
+            .setup_coop_taskrun()
+            .setup_taskrun_flag()
             .setup_submit_all()
             .setup_cqsize(cq)
             .build(sq)
@@ -146,6 +165,7 @@ impl RingBackend {
             timeout_armed: false,
             cqes: (0..CQE_BATCH).map(|_| MaybeUninit::uninit()).collect(),
             backlog: VecDeque::with_capacity(256),
+            scratch: vec![0u8; cfg.recv_buffer_size].into_boxed_slice(),
         })
     }
 
@@ -175,9 +195,13 @@ impl RingBackend {
                 }
             }
             eng.refresh_now();
-            self.reap(eng);
+            // Commands first: one queued before a datagram arrived (a remote address set
+            // before the peer could know our port) applies before that datagram.
             if !eng.is_stopped() {
                 eng.run_commands();
+            }
+            self.reap(eng);
+            if !eng.is_stopped() {
                 eng.run_ticks();
                 if eng.stop_requested() {
                     eng.begin_shutdown();
@@ -398,11 +422,70 @@ impl RingBackend {
             slot.broken = true;
             return;
         }
-        slot.armed = true;
         let fd = slot.raw_fd();
         let full_gen = slot.generation;
         s.recv_rearms += 1;
-        self.arm_recv(fd, full_gen, idx);
+        if res == -libc::ENOBUFS {
+            self.drain(eng, fd, idx, generation);
+        }
+        if let Some(slot) = eng.io.sockets.slot_mut(idx)
+            && slot.state == SockState::Open
+            && !slot.armed
+        {
+            slot.armed = true;
+            self.arm_recv(fd, full_gen, idx);
+        }
+    }
+}
+
+impl RingBackend {
+    /// Reads what socket `idx` holds with plain non-blocking `recvfrom` calls (at most
+    /// [`DRAIN_MAX`]) and delivers it. Used after a multishot receive ended for want of
+    /// provided buffers: the datagrams queued meanwhile are taken now, so the receive
+    /// armed next starts from an empty queue and is woken by the next datagram.
+    fn drain<H: MediaHandler>(
+        &mut self,
+        eng: &mut Reactor<H>,
+        fd: RawFd,
+        idx: u32,
+        generation: u32,
+    ) {
+        for _ in 0..DRAIN_MAX {
+            let mut name = super::addr::RawAddr::zeroed();
+            let mut name_len = NAME_LEN as libc::socklen_t;
+            // SAFETY: scratch and name are valid for the lengths given; fd is the slot's
+            // open descriptor.
+            let n = unsafe {
+                libc::recvfrom(
+                    fd,
+                    self.scratch.as_mut_ptr().cast(),
+                    self.scratch.len(),
+                    libc::MSG_DONTWAIT | libc::MSG_TRUNC,
+                    (&raw mut name).cast(),
+                    &raw mut name_len,
+                )
+            };
+            if n < 0 {
+                return; // EAGAIN: empty; anything else is for the armed receive to report.
+            }
+            let n = n as usize;
+            eng.io.counters.s.recv_drained += 1;
+            if n > self.scratch.len() {
+                eng.io.counters.s.recv_errors += 1;
+                continue;
+            }
+            // SAFETY: RawAddr is plain data of at least name_len bytes.
+            let bytes = unsafe {
+                std::slice::from_raw_parts(
+                    (&raw const name).cast::<u8>(),
+                    (name_len as usize).min(NAME_LEN),
+                )
+            };
+            match parse_sockaddr(bytes) {
+                Some(from) => eng.deliver(idx, generation, &self.scratch[..n], from),
+                None => eng.io.counters.s.recv_errors += 1,
+            }
+        }
     }
 }
 

@@ -75,6 +75,9 @@ pub struct WorkerStats {
     pub recv_enobufs: u64,
     /// Times a multishot receive was armed again after it ended.
     pub recv_rearms: u64,
+    /// Datagrams read synchronously from a socket whose multishot receive had run out of
+    /// provided buffers (io_uring), before its receive was armed again.
+    pub recv_drained: u64,
     /// Receive errors other than ENOBUFS, and malformed or truncated datagrams dropped.
     pub recv_errors: u64,
     /// Sends that failed (in the kernel or refused by `send_to`).
@@ -124,7 +127,7 @@ pub fn lateness_bucket(lateness_ns: u64) -> usize {
 #[derive(Debug, Default)]
 pub struct SharedStats {
     backend: AtomicU64,
-    fields: [AtomicU64; 16],
+    fields: [AtomicU64; 17],
     hist: [AtomicU64; LATENESS_BUCKETS],
 }
 
@@ -142,7 +145,7 @@ impl SharedStats {
 
     /// Reads the last published snapshot.
     pub fn load(&self) -> WorkerStats {
-        let f: [u64; 16] = std::array::from_fn(|i| self.fields[i].load(Ordering::Relaxed));
+        let f: [u64; 17] = std::array::from_fn(|i| self.fields[i].load(Ordering::Relaxed));
         WorkerStats {
             backend: Backend::from_u64(self.backend.load(Ordering::Relaxed)),
             ticks: f[0],
@@ -162,11 +165,12 @@ impl SharedStats {
             commands: f[13],
             events_deferred: f[14],
             events_dropped: f[15],
+            recv_drained: f[16],
         }
     }
 }
 
-fn fields_of(s: &WorkerStats) -> [u64; 16] {
+fn fields_of(s: &WorkerStats) -> [u64; 17] {
     [
         s.ticks,
         s.late_ticks,
@@ -184,6 +188,7 @@ fn fields_of(s: &WorkerStats) -> [u64; 16] {
         s.commands,
         s.events_deferred,
         s.events_dropped,
+        s.recv_drained,
     ]
 }
 
@@ -210,7 +215,7 @@ mod tests {
         let mut s = c.s;
         s.backend = Backend::Epoll;
         // Give every field a distinct value so a swapped field would show.
-        let vals = [11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22];
+        let vals = [11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23];
         s.packets_in = vals[0];
         s.bytes_in = vals[1];
         s.packets_out = vals[2];
@@ -223,6 +228,7 @@ mod tests {
         s.commands = vals[9];
         s.events_deferred = vals[10];
         s.events_dropped = vals[11];
+        s.recv_drained = vals[12];
         let shared = SharedStats::default();
         shared.publish(&s);
         assert_eq!(shared.load(), s);

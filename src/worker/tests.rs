@@ -314,10 +314,9 @@ fn burst_larger_than_ring_rearms(b: BackendChoice) {
             _ => None,
         });
     }
-    assert!(
-        burst_seen >= 64,
-        "at least one ring's worth of the burst: {burst_seen}"
-    );
+    // The socket's buffer holds the whole burst, so none of it is lost: on io_uring what
+    // the ring had no buffer for is drained from the socket when the receive ends.
+    assert_eq!(burst_seen, 192, "the whole burst");
     let h = &w.handles[0];
     if b == BackendChoice::IoUring {
         assert!(
@@ -326,6 +325,7 @@ fn burst_larger_than_ring_rearms(b: BackendChoice) {
             h.stats()
         );
         assert!(h.stats().recv_rearms >= 1);
+        assert!(h.stats().recv_drained >= 1, "{:?}", h.stats());
     }
     assert!(w.shutdown().is_empty());
 }

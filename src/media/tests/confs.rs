@@ -1256,6 +1256,7 @@ fn many(
 /// of 199 takes a frame's sum off the exact one: every member must hear the others'
 /// whole sum a few times, and its frames hold most of the others on average.
 #[test]
+#[ignore = "capacity run: needs the machine to itself; tests/run.sh runs it alone"]
 fn one_conference_of_200_members() {
     many(BackendChoice::Auto, 1, 1, 200, 50, 3, 0);
 }
@@ -1266,16 +1267,16 @@ fn one_conference_of_200_members() {
 /// hear the whole sum, and a fifth of all frames must be it. On the epoll backend: see
 /// `five_hundred_conferences_of_3_io_uring`.
 #[test]
+#[ignore = "capacity run: needs the machine to itself; tests/run.sh runs it alone"]
 fn five_hundred_conferences_of_3() {
     many(BackendChoice::Epoll, 2, 500, 3, 50, 1, 1500 * 50 / 5);
 }
 
-/// The same on io_uring: some sockets receive their first datagram of the burst and
-/// then nothing more (`packets_in` 1 of 50 on calls 1-3 while the epoll backend gets
-/// all 50): a receive problem of the io_uring backend under ~1500 sockets bursting at
-/// once, reported to the lead, not a conference one.
+/// The same on io_uring. Before the worker left deferred task running (see
+/// `worker::ring`), some sockets received their first datagrams of the burst and then
+/// nothing more (`packets_in` 1 of 50 on calls 1-3 while the epoll backend got all 50).
 #[test]
-#[ignore = "io_uring backend stops receiving on some sockets under this burst"]
+#[ignore = "capacity run: needs the machine to itself; tests/run.sh runs it alone"]
 fn five_hundred_conferences_of_3_io_uring() {
     many(BackendChoice::Auto, 2, 500, 3, 50, 1, 1500 * 50 / 5);
 }
