@@ -1,0 +1,502 @@
+//! What `mediagw-load scaleout` measured (the CPS steps, the density step), the verdict on
+//! what bounded a rate (from the CPU shares of SIPp, the proxy and the nodes while the
+//! calls were placed), and the report: Markdown (`scaleout.md`) and JSON
+//! (`scaleout.json`).
+
+use std::fmt::Write as _;
+use std::net::{Ipv4Addr, SocketAddr};
+
+use serde_json::{Value, json};
+
+/// Kamailio's UDP receiver processes (`-n 2` of the test kit's launcher): the most cores
+/// its SIP forwarding can use.
+pub const PROXY_WORKERS: f64 = 2.0;
+/// Calls arriving slower than this share of the offered rate: the rate did not hold.
+const ACHIEVED: f64 = 0.9;
+/// The machine's cores together busier than this: the machine is the bound.
+const MACHINE_BUSY: f64 = 0.85;
+
+/// One offered rate, measured.
+#[derive(Clone, Debug, Default)]
+pub struct CpsStep {
+    /// Offered calls per second.
+    pub rate: u32,
+    /// Calls SIPp created, completed, failed.
+    pub placed: u64,
+    /// See `placed`.
+    pub succeeded: u64,
+    /// See `placed`.
+    pub failed: u64,
+    /// Calls each node's application was offered.
+    pub per_node: Vec<u64>,
+    /// Calls the applications saw released.
+    pub released: u64,
+    /// Calls per second at which the calls reached the nodes (first to last).
+    pub achieved: f64,
+    /// Seconds from the first arrival to the last.
+    pub span_secs: f64,
+    /// Seconds from SIPp's start to the last arrival, and to the step's end.
+    pub placing_secs: f64,
+    /// See `placing_secs`.
+    pub wall_secs: f64,
+    /// CPU time while placing (proxy, each node, SIPp), ns.
+    pub proxy_placing_ns: u64,
+    /// See `proxy_placing_ns`.
+    pub nodes_placing_ns: Vec<u64>,
+    /// See `proxy_placing_ns`.
+    pub sipp_placing_ns: u64,
+    /// CPU time over the whole step (every call set up and torn down), ns.
+    pub proxy_ns: u64,
+    /// See `proxy_ns`.
+    pub nodes_ns: Vec<u64>,
+    /// See `proxy_ns`.
+    pub sipp_ns: u64,
+    /// What went wrong, if anything.
+    pub why: String,
+}
+
+impl CpsStep {
+    /// Calls that ended, either way.
+    pub fn calls(&self) -> u64 {
+        (self.succeeded + self.failed).max(1)
+    }
+
+    /// Every call completed, at 90 % of the offered rate or better.
+    pub fn held(&self) -> bool {
+        self.failed == 0
+            && self.why.is_empty()
+            && self.succeeded > 0
+            && self.achieved >= ACHIEVED * f64::from(self.rate)
+    }
+
+    /// The proxy's CPU per call, ms (all its processes, probes included).
+    pub fn proxy_ms(&self) -> f64 {
+        self.proxy_ns as f64 / 1e6 / self.calls() as f64
+    }
+
+    /// Shares of one core while placing: SIPp, the proxy, each node.
+    pub fn shares(&self) -> (f64, f64, Vec<f64>) {
+        let w = (self.placing_secs * 1e9).max(1.0);
+        (
+            self.sipp_placing_ns as f64 / w,
+            self.proxy_placing_ns as f64 / w,
+            self.nodes_placing_ns
+                .iter()
+                .map(|&n| n as f64 / w)
+                .collect(),
+        )
+    }
+
+    /// What bounded this rate (or, when it held, the busiest component).
+    pub fn bound(&self, cores: usize) -> String {
+        let (sipp, proxy, nodes) = self.shares();
+        let cores = cores.max(1) as f64;
+        // Each component's share of what it can use: SIPp one core (one main loop), the
+        // proxy its receiver processes, a node one core (one media worker, one SIP loop).
+        let mut parts = vec![
+            ("SIPp".to_string(), sipp, sipp / 1.0),
+            (
+                "the proxy".to_string(),
+                proxy,
+                proxy / PROXY_WORKERS.min(cores),
+            ),
+        ];
+        for (i, &n) in nodes.iter().enumerate() {
+            parts.push((format!("node {}", i + 1), n, n));
+        }
+        let total: f64 = parts.iter().map(|p| p.1).sum();
+        let busiest = parts
+            .iter()
+            .max_by(|a, b| a.2.total_cmp(&b.2))
+            .map(|p| format!("{} at {:.0}% of a core", p.0, 100.0 * p.1))
+            .unwrap_or_default();
+        if self.held() {
+            return format!("held (busiest: {busiest})");
+        }
+        let what = if self.failed > 0 || !self.why.is_empty() {
+            format!("{} calls failed", self.failed)
+        } else {
+            format!(
+                "calls arrived at {:.0}/s of {} offered",
+                self.achieved, self.rate
+            )
+        };
+        if total / cores >= MACHINE_BUSY {
+            format!(
+                "{what}: the machine (SIPp, proxy and nodes together {:.0}% of its {} cores; busiest: {busiest})",
+                100.0 * total / cores,
+                cores
+            )
+        } else {
+            format!("{what}: {busiest}")
+        }
+    }
+}
+
+/// One node's media over the density window.
+#[derive(Clone, Debug)]
+pub struct NodeMedia {
+    /// Its address.
+    pub ip: Ipv4Addr,
+    /// Channels whose SDP answer named it.
+    pub channels: u32,
+    /// Packets received from it, lost, late; channels that received nothing.
+    pub received: u64,
+    /// See `received`.
+    pub lost: u64,
+    /// See `received`.
+    pub late: u64,
+    /// See `received`.
+    pub dead: u64,
+    /// Its process's CPU time over the window, ns.
+    pub cpu_ns: u64,
+}
+
+impl Default for NodeMedia {
+    fn default() -> Self {
+        NodeMedia {
+            ip: Ipv4Addr::UNSPECIFIED,
+            channels: 0,
+            received: 0,
+            lost: 0,
+            late: 0,
+            dead: 0,
+            cpu_ns: 0,
+        }
+    }
+}
+
+/// The density step.
+#[derive(Clone, Debug, Default)]
+pub struct Density {
+    /// Channels asked for, answered, playing their prompt.
+    pub wanted: u32,
+    /// See `wanted`.
+    pub established: u32,
+    /// See `wanted`.
+    pub playing: u64,
+    /// Final non-2xx statuses seen.
+    pub failures: Vec<u16>,
+    /// Answers whose SDP named the proxy's address, or no node's.
+    pub via_proxy: u32,
+    /// See `via_proxy`.
+    pub elsewhere: u32,
+    /// Per node.
+    pub media: Vec<NodeMedia>,
+    /// Packets the generator sent in the window.
+    pub sent: u64,
+    /// The window, seconds (and its wall time).
+    pub window_secs: u64,
+    /// See `window_secs`.
+    pub wall_secs: f64,
+    /// The late threshold, ms.
+    pub late_ms: u64,
+    /// Arrival deviation from the 20 ms grid, p99, µs.
+    pub deviation_p99_us: u64,
+    /// The generator's own send lateness, p99, µs.
+    pub gen_late_p99_us: u64,
+    /// The proxy's CPU time over the media window, ns.
+    pub proxy_ns: u64,
+    /// Calls hung up at the end (BYE through the proxy answered).
+    pub hung_up: usize,
+}
+
+/// The whole run.
+#[derive(Clone, Debug)]
+pub struct Run {
+    /// The nodes' SIP addresses and the proxy's.
+    pub nodes: Vec<SocketAddr>,
+    /// See `nodes`.
+    pub proxy: SocketAddr,
+    /// The machine, and its cores.
+    pub machine: String,
+    /// See `machine`.
+    pub cores: usize,
+    /// Seconds of calls per rate.
+    pub secs: u32,
+    /// The CPS steps.
+    pub steps: Vec<CpsStep>,
+    /// The density step.
+    pub density: Option<Density>,
+}
+
+impl Run {
+    /// The proxy's CPU per call over all CPS steps, ms, and the calls per second one core
+    /// running it forwards (1 / that).
+    pub fn proxy_cost(&self) -> Option<(f64, f64)> {
+        let ns: u64 = self.steps.iter().map(|s| s.proxy_ns).sum();
+        let calls: u64 = self
+            .steps
+            .iter()
+            .map(|s| s.succeeded + s.failed)
+            .sum();
+        (calls > 0 && ns > 0).then(|| {
+            let per = ns as f64 / calls as f64;
+            (per / 1e6, 1e9 / per)
+        })
+    }
+}
+
+fn ms(ns: u64, calls: u64) -> f64 {
+    ns as f64 / 1e6 / calls.max(1) as f64
+}
+
+/// The report: Markdown and JSON.
+pub fn report(r: &Run) -> (String, Value) {
+    let n = r.nodes.len();
+    let mut m = format!(
+        "# Calls through Kamailio to {n} mediagw nodes\n\n\
+         Machine: {}. The deployable proxy (`deploy/kamailio/kamailio.cfg`, dispatcher, \
+         hash of the Call-ID, Record-Route, per-request trace off, 2 UDP receiver processes) \
+         on {}; nodes {} (release build, one media worker each, each with its own bench \
+         application). Everything shares this machine's {} cores: the rates are what this \
+         machine sustained, the CPU costs per call are what carries over.\n\n",
+        r.machine,
+        r.proxy,
+        r.nodes
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        r.cores
+    );
+    if let Some((per, cps)) = r.proxy_cost() {
+        let _ = writeln!(
+            m,
+            "**The proxy's own cost: {per:.3} ms of CPU per call (all its processes, OPTIONS probes included) = {cps:.0} calls per second per proxy core**, measured over the {} calls of the steps below.\n",
+            r.steps.iter().map(|s| s.succeeded + s.failed).sum::<u64>()
+        );
+    }
+    let best = r
+        .steps
+        .iter()
+        .filter(|s| s.held())
+        .map(|s| s.rate)
+        .max();
+    if let Some(top) = r.steps.last() {
+        let _ = writeln!(
+            m,
+            "**Highest offered rate that held: {}; at the top rate ({}/s): {}.**\n",
+            best.map_or("none".into(), |b| format!("{b} calls/s")),
+            top.rate,
+            top.bound(r.cores)
+        );
+    }
+    m.push_str("## Calls per second\n\n");
+    let _ = write!(
+        m,
+        "One SIPp process (`proxy_uac_wait_bye.xml`: INVITE through the proxy, 200, ACK along the route set, the application's short prompt, its BYE back through the proxy), {} s of calls per rate.\n\n| offered calls/s | placed | completed | failed | arrived at calls/s |",
+        r.secs
+    );
+    for i in 0..n {
+        let _ = write!(m, " node {} calls (calls/s) |", i + 1);
+    }
+    m.push_str(" proxy CPU ms/call | proxy calls/s per core | nodes CPU ms/call | SIPp CPU ms/call | CPU while placing: SIPp / proxy / nodes (% of a core) | bound |\n|");
+    m.push_str(&"---:|".repeat(5 + n + 5));
+    m.push_str("---|\n");
+    let mut steps_js = Vec::new();
+    for s in &r.steps {
+        let calls = s.calls();
+        let (sh_sipp, sh_proxy, sh_nodes) = s.shares();
+        let _ = write!(
+            m,
+            "| {} | {} | {} | {} | {:.1} |",
+            s.rate, s.placed, s.succeeded, s.failed, s.achieved
+        );
+        for &c in &s.per_node {
+            let rate = if s.span_secs > 0.0 {
+                c as f64 / s.span_secs
+            } else {
+                0.0
+            };
+            let _ = write!(m, " {c} ({rate:.1}) |");
+        }
+        let pm = s.proxy_ms();
+        let nodes_ns: u64 = s.nodes_ns.iter().sum();
+        let _ = writeln!(
+            m,
+            " {pm:.3} | {:.0} | {:.2} | {:.2} | {:.0} / {:.0} / {} | {} |",
+            if pm > 0.0 { 1000.0 / pm } else { 0.0 },
+            ms(nodes_ns, calls),
+            ms(s.sipp_ns, calls),
+            100.0 * sh_sipp,
+            100.0 * sh_proxy,
+            sh_nodes
+                .iter()
+                .map(|x| format!("{:.0}", 100.0 * x))
+                .collect::<Vec<_>>()
+                .join(" + "),
+            s.bound(r.cores)
+        );
+        steps_js.push(json!({
+            "rate": s.rate, "placed": s.placed, "succeeded": s.succeeded, "failed": s.failed,
+            "per_node": s.per_node, "released": s.released, "achieved_cps": s.achieved,
+            "span_secs": s.span_secs, "wall_secs": s.wall_secs,
+            "proxy_cpu_ms_per_call": pm,
+            "proxy_calls_per_sec_per_core": if pm > 0.0 { 1000.0 / pm } else { 0.0 },
+            "nodes_cpu_ms_per_call": ms(nodes_ns, calls),
+            "sipp_cpu_ms_per_call": ms(s.sipp_ns, calls),
+            "share_sipp": sh_sipp, "share_proxy": sh_proxy, "share_nodes": sh_nodes,
+            "held": s.held(), "bound": s.bound(r.cores), "why": s.why,
+        }));
+        if !s.why.is_empty() {
+            let _ = writeln!(m, "\n{}/s: {}\n", s.rate, s.why);
+        }
+    }
+    m.push_str(
+        "\nCompleted and failed: SIPp's own counts. Node calls: the calls each node's application was offered; calls/s over the span from the first arrival to the last. CPU from /proc (utime+stime) over each step (every call set up and torn down); the proxy's covers every process of its process group. The bound: each component's CPU while the calls were placed, against what it can use (SIPp one core, the proxy its 2 receiver processes, a node one core), and the machine's cores together.\n",
+    );
+    let density_js = r.density.as_ref().map(|d| density(&mut m, d));
+    let js = json!({
+        "nodes": r.nodes.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "proxy": r.proxy.to_string(),
+        "machine": r.machine,
+        "cores": r.cores,
+        "proxy_cpu_ms_per_call": r.proxy_cost().map(|c| c.0),
+        "proxy_calls_per_sec_per_core": r.proxy_cost().map(|c| c.1),
+        "best_held_cps": best,
+        "steps": steps_js,
+        "density": density_js,
+    });
+    (m, js)
+}
+
+fn density(m: &mut String, d: &Density) -> Value {
+    let _ = write!(
+        m,
+        "\n## Density: media channels up at once\n\n\
+         {} calls placed through the proxy by the generator's own SIP driver (route set kept), \
+         {} answered, {} playing their prompt (each node's application: a long prompt with \
+         digit collection); the generator sends G.711 on the 20 ms grid to every channel and \
+         measures the prompt coming back over a {} s window. **Media straight to the nodes:** \
+         {} of {} SDP answers named a node's own address, {} the proxy's, {} another.\n\n\
+         | node | channels | packets received | lost | late (> {} ms off the grid) | silent channels | node CPU (% of a core) |\n\
+         |---|---:|---:|---:|---:|---:|---:|\n",
+        d.wanted,
+        d.established,
+        d.playing,
+        d.window_secs,
+        d.established - d.via_proxy - d.elsewhere,
+        d.established,
+        d.via_proxy,
+        d.elsewhere,
+        d.late_ms
+    );
+    let wall = (d.wall_secs * 1e9).max(1.0);
+    let mut nodes_js = Vec::new();
+    for (i, n) in d.media.iter().enumerate() {
+        let share = n.cpu_ns as f64 / wall;
+        let _ = writeln!(
+            m,
+            "| {} ({}) | {} | {} | {} | {} | {} | {:.0}% |",
+            i + 1,
+            n.ip,
+            n.channels,
+            n.received,
+            n.lost,
+            n.late,
+            n.dead,
+            100.0 * share
+        );
+        nodes_js.push(json!({
+            "ip": n.ip.to_string(), "channels": n.channels, "received": n.received,
+            "lost": n.lost, "late": n.late, "dead": n.dead, "cpu_share": share,
+        }));
+    }
+    let sum = |f: fn(&NodeMedia) -> u64| d.media.iter().map(f).sum::<u64>();
+    let (ch, rx, lost, late, dead) = (
+        sum(|n| u64::from(n.channels)),
+        sum(|n| n.received),
+        sum(|n| n.lost),
+        sum(|n| n.late),
+        sum(|n| n.dead),
+    );
+    let cpu = sum(|n| n.cpu_ns) as f64 / wall;
+    let _ = writeln!(
+        m,
+        "| total | {ch} | {rx} | {lost} | {late} | {dead} | {:.0}% |\n\n\
+         Arrival deviation from the grid p99: {} µs; the generator's own send lateness p99: {} µs. \
+         The proxy's CPU over the media window: {:.1} ms in {:.1} s (OPTIONS probes only: no \
+         RTP passes through it). {} calls hung up at the end with a BYE through the proxy.{}\n",
+        100.0 * cpu,
+        d.deviation_p99_us,
+        d.gen_late_p99_us,
+        d.proxy_ns as f64 / 1e6,
+        d.wall_secs,
+        d.hung_up,
+        if d.failures.is_empty() {
+            String::new()
+        } else {
+            format!(" Refused calls: {:?}.", d.failures)
+        }
+    );
+    json!({
+        "wanted": d.wanted, "established": d.established, "playing": d.playing,
+        "failures": d.failures, "via_proxy": d.via_proxy, "elsewhere": d.elsewhere,
+        "sent": d.sent, "received": rx, "lost": lost, "late": late, "dead": dead,
+        "window_secs": d.window_secs, "deviation_p99_us": d.deviation_p99_us,
+        "gen_late_p99_us": d.gen_late_p99_us, "proxy_cpu_ms": d.proxy_ns as f64 / 1e6,
+        "hung_up": d.hung_up, "nodes": nodes_js,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(rate: u32, failed: u64, achieved: f64, shares: (f64, f64, f64)) -> CpsStep {
+        let secs = 10.0;
+        CpsStep {
+            rate,
+            placed: u64::from(rate) * 10,
+            succeeded: u64::from(rate) * 10 - failed,
+            failed,
+            achieved,
+            placing_secs: secs,
+            sipp_placing_ns: (shares.0 * secs * 1e9) as u64,
+            proxy_placing_ns: (shares.1 * secs * 1e9) as u64,
+            nodes_placing_ns: vec![(shares.2 * secs * 1e9) as u64; 3],
+            proxy_ns: u64::from(rate) * 10 * 250_000,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_held_rate_names_its_busiest_component() {
+        let s = step(50, 0, 49.5, (0.1, 0.6, 0.2));
+        assert!(s.held());
+        assert_eq!(s.bound(2), "held (busiest: the proxy at 60% of a core)");
+        assert!((s.proxy_ms() - 0.25).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_rate_that_did_not_hold_names_the_machine_or_the_component() {
+        let s = step(400, 0, 250.0, (0.9, 0.5, 0.1));
+        assert!(!s.held());
+        let b = s.bound(2);
+        assert!(b.starts_with("calls arrived at 250/s of 400 offered: the machine"), "{b}");
+        assert!(b.contains("busiest: SIPp at 90%"), "{b}");
+        let s = step(400, 3, 390.0, (0.2, 0.9, 0.1));
+        let b = s.bound(8);
+        assert_eq!(b, "3 calls failed: the proxy at 90% of a core");
+    }
+
+    #[test]
+    fn the_proxy_cost_is_over_every_call_of_the_run() {
+        let run = Run {
+            nodes: vec!["127.0.0.2:5060".parse().expect("addr")],
+            proxy: "127.0.0.10:5060".parse().expect("addr"),
+            machine: "test".into(),
+            cores: 2,
+            secs: 10,
+            steps: vec![step(10, 0, 10.0, (0.1, 0.1, 0.1)), step(30, 0, 30.0, (0.1, 0.1, 0.1))],
+            density: None,
+        };
+        let (per, cps) = run.proxy_cost().expect("cost");
+        assert!((per - 0.25).abs() < 1e-9 && (cps - 4000.0).abs() < 1e-6);
+        let (md, js) = report(&run);
+        assert!(md.contains("4000 calls per second per proxy core"), "{md}");
+        assert_eq!(js["best_held_cps"], 30);
+        assert_eq!(js["steps"][1]["held"], true);
+    }
+}
