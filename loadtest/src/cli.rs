@@ -58,13 +58,13 @@ pub struct ScaleoutArgs {
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub nodes: u8,
     /// Offered calls per second through the proxy, one step each, in order.
-    #[arg(long, value_name = "R[,R...]", value_delimiter = ',', default_values_t = [25, 50, 100, 200])]
+    #[arg(long, value_name = "R[,R...]", value_delimiter = ',', default_values_t = [50, 150, 250, 400])]
     pub rates: Vec<u32>,
     /// Seconds of calls per rate.
     #[arg(long, value_name = "S", default_value_t = 10)]
     pub secs: u32,
     /// Media channels up at once for the density step, over all nodes (0: skip it).
-    #[arg(long, value_name = "N", default_value_t = 600)]
+    #[arg(long, value_name = "N", default_value_t = 900)]
     pub channels: u32,
     /// Call setup rate of the density step.
     #[arg(long, value_name = "R", default_value_t = 100)]
@@ -346,7 +346,7 @@ mod tests {
         let Some(Command::Scaleout(a)) = parse(&["scaleout"]).expect("scaleout").command else {
             panic!("scaleout");
         };
-        assert_eq!((a.nodes, a.rates.len(), a.channels), (3, 4, 600));
+        assert_eq!((a.nodes, a.rates.len(), a.channels), (3, 4, 900));
         let Some(Command::Scaleout(a)) = parse(&[
             "scaleout",
             "--rates",

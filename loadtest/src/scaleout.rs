@@ -199,6 +199,9 @@ async fn measure(a: &ScaleoutArgs) -> anyhow::Result<Run> {
         nodes: nodes.iter().map(|n| n.gw.sip).collect(),
         proxy: proxy.addr,
         machine: host::machine(),
+        binary: find_binary()
+            .map(|b| b.display().to_string())
+            .unwrap_or_default(),
         cores: host::cores(),
         secs: a.secs,
         steps,

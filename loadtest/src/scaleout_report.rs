@@ -212,6 +212,8 @@ pub struct Run {
     pub machine: String,
     /// See `machine`.
     pub cores: usize,
+    /// The `mediagw` binary the nodes ran.
+    pub binary: String,
     /// Seconds of calls per rate.
     pub secs: u32,
     /// The CPS steps.
@@ -248,7 +250,7 @@ pub fn report(r: &Run) -> (String, Value) {
         "# Calls through Kamailio to {n} mediagw nodes\n\n\
          Machine: {}. The deployable proxy (`deploy/kamailio/kamailio.cfg`, dispatcher, \
          hash of the Call-ID, Record-Route, per-request trace off, 2 UDP receiver processes) \
-         on {}; nodes {} (release build, one media worker each, each with its own bench \
+         on {}; nodes {} (`{}`, one media worker each, each with its own bench \
          application). Everything shares this machine's {} cores: the rates are what this \
          machine sustained, the CPU costs per call are what carries over.\n\n",
         r.machine,
@@ -258,6 +260,7 @@ pub fn report(r: &Run) -> (String, Value) {
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join(", "),
+        r.binary,
         r.cores
     );
     if let Some((per, cps)) = r.proxy_cost() {
@@ -344,7 +347,7 @@ pub fn report(r: &Run) -> (String, Value) {
         }
     }
     m.push_str(
-        "\nCompleted and failed: SIPp's own counts. Node calls: the calls each node's application was offered; calls/s over the span from the first arrival to the last. CPU from /proc (utime+stime) over each step (every call set up and torn down); the proxy's covers every process of its process group. The bound: each component's CPU while the calls were placed, against what it can use (SIPp one core, the proxy its 2 receiver processes, a node one core), and the machine's cores together.\n",
+        "\nCompleted and failed: SIPp's own counts. Node calls: the calls each node's application was offered; calls/s over the span from the first arrival to the last. CPU from /proc (utime+stime, 10 ms ticks: the more calls a step has, the finer its per-call figures) over each step (every call set up and torn down); the proxy's covers every process of its process group. The bound: each component's CPU while the calls were placed, against what it can use (SIPp one core, the proxy its 2 receiver processes, a node one core), and the machine's cores together.\n",
     );
     let density_js = r.density.as_ref().map(|d| density(&mut m, d));
     let js = json!({
@@ -487,6 +490,7 @@ mod tests {
             nodes: vec!["127.0.0.2:5060".parse().expect("addr")],
             proxy: "127.0.0.10:5060".parse().expect("addr"),
             machine: "test".into(),
+            binary: "target/release/mediagw".into(),
             cores: 2,
             secs: 10,
             steps: vec![step(10, 0, 10.0, (0.1, 0.1, 0.1)), step(30, 0, 30.0, (0.1, 0.1, 0.1))],
