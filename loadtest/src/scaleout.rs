@@ -73,7 +73,10 @@ pub fn run(a: &ScaleoutArgs) -> i32 {
     let _ = std::fs::create_dir_all(&a.out);
     for (name, text) in [
         ("scaleout.md", md.clone()),
-        ("scaleout.json", serde_json::to_string_pretty(&js).unwrap_or_default()),
+        (
+            "scaleout.json",
+            serde_json::to_string_pretty(&js).unwrap_or_default(),
+        ),
     ] {
         let path = a.out.join(name);
         if let Err(e) = std::fs::write(&path, text) {

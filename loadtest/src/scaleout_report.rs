@@ -227,11 +227,7 @@ impl Run {
     /// running it forwards (1 / that).
     pub fn proxy_cost(&self) -> Option<(f64, f64)> {
         let ns: u64 = self.steps.iter().map(|s| s.proxy_ns).sum();
-        let calls: u64 = self
-            .steps
-            .iter()
-            .map(|s| s.succeeded + s.failed)
-            .sum();
+        let calls: u64 = self.steps.iter().map(|s| s.succeeded + s.failed).sum();
         (calls > 0 && ns > 0).then(|| {
             let per = ns as f64 / calls as f64;
             (per / 1e6, 1e9 / per)
@@ -270,12 +266,7 @@ pub fn report(r: &Run) -> (String, Value) {
             r.steps.iter().map(|s| s.succeeded + s.failed).sum::<u64>()
         );
     }
-    let best = r
-        .steps
-        .iter()
-        .filter(|s| s.held())
-        .map(|s| s.rate)
-        .max();
+    let best = r.steps.iter().filter(|s| s.held()).map(|s| s.rate).max();
     if let Some(top) = r.steps.last() {
         let _ = writeln!(
             m,
@@ -477,7 +468,10 @@ mod tests {
         let s = step(400, 0, 250.0, (0.9, 0.5, 0.1));
         assert!(!s.held());
         let b = s.bound(2);
-        assert!(b.starts_with("calls arrived at 250/s of 400 offered: the machine"), "{b}");
+        assert!(
+            b.starts_with("calls arrived at 250/s of 400 offered: the machine"),
+            "{b}"
+        );
         assert!(b.contains("busiest: SIPp at 90%"), "{b}");
         let s = step(400, 3, 390.0, (0.2, 0.9, 0.1));
         let b = s.bound(8);
@@ -493,7 +487,10 @@ mod tests {
             binary: "target/release/mediagw".into(),
             cores: 2,
             secs: 10,
-            steps: vec![step(10, 0, 10.0, (0.1, 0.1, 0.1)), step(30, 0, 30.0, (0.1, 0.1, 0.1))],
+            steps: vec![
+                step(10, 0, 10.0, (0.1, 0.1, 0.1)),
+                step(30, 0, 30.0, (0.1, 0.1, 0.1)),
+            ],
             density: None,
         };
         let (per, cps) = run.proxy_cost().expect("cost");

@@ -17,10 +17,8 @@ fn calls_through_the_proxy_reach_all_three_nodes_and_complete() {
     }
     let exe = env!("CARGO_BIN_EXE_mediagw-load");
     let gw = std::path::Path::new(exe).with_file_name("mediagw");
-    let dir = std::env::temp_dir().join(format!(
-        "mediagw-load-scaleout-test-{}",
-        std::process::id()
-    ));
+    let dir =
+        std::env::temp_dir().join(format!("mediagw-load-scaleout-test-{}", std::process::id()));
     let mut cmd = Command::new(exe);
     cmd.args([
         "scaleout",
@@ -92,10 +90,18 @@ fn calls_through_the_proxy_reach_all_three_nodes_and_complete() {
         nodes.iter().all(|x| n(&x["channels"]) > 0),
         "channels on every node:\n{md}"
     );
-    assert_eq!(n(&d["dead"]), 0, "the prompt came back on every channel:\n{md}");
+    assert_eq!(
+        n(&d["dead"]),
+        0,
+        "the prompt came back on every channel:\n{md}"
+    );
     // 30 channels x 50 frames/s x 3 s come back from the nodes; allow a little loss on a
     // loaded machine.
     let received = n(&d["received"]);
     assert!(received * 100 >= 4500 * 95, "received {received}:\n{md}");
-    assert_eq!(n(&d["hung_up"]), 30, "every call hung up through the proxy:\n{md}");
+    assert_eq!(
+        n(&d["hung_up"]),
+        30,
+        "every call hung up through the proxy:\n{md}"
+    );
 }

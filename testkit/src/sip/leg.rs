@@ -234,7 +234,10 @@ mod tests {
             leg.route_set(),
             ["<sip:127.0.0.11;lr>", "<sip:127.0.0.10;lr;ftag=t1>"]
         );
-        for m in [reparsed(&leg.ack()), reparsed(&leg.request(Method::Bye, None))] {
+        for m in [
+            reparsed(&leg.ack()),
+            reparsed(&leg.request(Method::Bye, None)),
+        ] {
             assert_eq!(m.request_uri(), Some("sip:node@127.0.0.3:5060"), "{m:?}");
             let routes: Vec<&str> = m.headers("Route").collect();
             assert_eq!(
