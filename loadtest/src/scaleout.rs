@@ -311,7 +311,13 @@ async fn cps_step(
     let sipp0 = sipp_cpu(&pids).unwrap_or(0);
     let mut sipp_last = sipp0;
     // Arrivals at the nodes, sampled every 10 ms until all came or SIPp's bound passed.
+    // The offer period ends when every call has arrived or `secs` after the first did:
+    // the CPU shares over it say who bounded the rate, and the calls that arrived within
+    // it give the rate the nodes were reached at (late retransmissions do not count).
+    let me = std::process::id();
+    let apps0 = process_ns(me).unwrap_or(0);
     let (mut first, mut last, mut seen_last) = (None, None, 0u64);
+    let mut offer_end: Option<OfferEnd> = None;
     let deadline = start + Duration::from_secs(u64::from(a.secs) * 3 + 20);
     while Instant::now() < deadline {
         let now = start.elapsed().as_secs_f64();
@@ -326,18 +332,31 @@ async fn cps_step(
         if let Some(ns) = sipp_cpu(&pids) {
             sipp_last = ns;
         }
-        if seen >= calls || sipp_cpu(&pids).is_none() {
+        let all = seen >= calls;
+        let period_over = first.is_some_and(|f| now - f >= f64::from(a.secs));
+        if offer_end.is_none() && (all || period_over) {
+            offer_end = Some(OfferEnd {
+                secs: now,
+                proxy: group_ns(proxy.pid()),
+                nodes: nodes_ns(nodes),
+                sipp: sipp_last.saturating_sub(sipp0),
+                apps: process_ns(me).unwrap_or(0).saturating_sub(apps0),
+                arrived: (!all).then_some(seen),
+            });
+        }
+        if all || sipp_cpu(&pids).is_none() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    // CPU while the calls were being placed: the shares that say who bounded the rate.
-    let placing = start.elapsed();
-    let (proxy_a, nodes_a, sipp_a) = (
-        group_ns(proxy.pid()),
-        nodes_ns(nodes),
-        sipp_last.saturating_sub(sipp0),
-    );
+    let end = offer_end.unwrap_or_else(|| OfferEnd {
+        secs: start.elapsed().as_secs_f64(),
+        proxy: group_ns(proxy.pid()),
+        nodes: nodes_ns(nodes),
+        sipp: sipp_last.saturating_sub(sipp0),
+        apps: process_ns(me).unwrap_or(0).saturating_sub(apps0),
+        arrived: Some(seen_last),
+    });
     // The calls' tails (prompt, BYE), then SIPp's end.
     let limit = Duration::from_secs(u64::from(a.secs) + 60);
     let watch = tokio::task::spawn_blocking(move || sipp.wait_for(limit));
@@ -362,19 +381,21 @@ async fn cps_step(
     }
     let wall = start.elapsed();
     step.per_node = diff(&offered(apps), &base);
-    step.achieved = achieved_rate(first, last, seen_last);
-    step.span_secs = match (first, last) {
-        (Some(f), Some(l)) if l > f => l - f,
-        _ => 0.0,
+    step.achieved = match end.arrived {
+        // Not all arrived within the offer period: those that did, per second of it.
+        Some(n) => n as f64 / f64::from(a.secs.max(1)),
+        None => achieved_rate(first, last, seen_last),
     };
-    step.placing_secs = placing.as_secs_f64();
+    step.placing_secs = end.secs;
     step.wall_secs = wall.as_secs_f64();
-    step.proxy_placing_ns = proxy_a.saturating_sub(proxy0);
-    step.nodes_placing_ns = diff(&nodes_a, &nodes0);
-    step.sipp_placing_ns = sipp_a;
+    step.proxy_placing_ns = end.proxy.saturating_sub(proxy0);
+    step.nodes_placing_ns = diff(&end.nodes, &nodes0);
+    step.sipp_placing_ns = end.sipp;
+    step.apps_placing_ns = end.apps;
     step.proxy_ns = group_ns(proxy.pid()).saturating_sub(proxy0);
     step.nodes_ns = diff(&nodes_ns(nodes), &nodes0);
     step.sipp_ns = sipp_last.saturating_sub(sipp0);
+    step.apps_ns = process_ns(me).unwrap_or(0).saturating_sub(apps0);
     step.released = apps
         .iter()
         .map(|a| a.counters.released.load(Ordering::Relaxed))
@@ -395,12 +416,47 @@ async fn cps_step(
                 None => step.why = "no SIPp statistics".into(),
             }
             if !r.success() {
-                step.why = format!("sipp exit {:?}: {}", r.code, first_error(&r.logs));
+                step.why = format!(
+                    "sipp exit {:?}: {}{}",
+                    r.code,
+                    first_error(&r.logs),
+                    unexpected(&r.logs)
+                );
             }
         }
         None => step.why = "SIPp's watcher failed".into(),
     }
     step
+}
+
+/// The CPU times and arrivals at the end of a step's offer period.
+struct OfferEnd {
+    /// Seconds from SIPp's start.
+    secs: f64,
+    proxy: u64,
+    nodes: Vec<u64>,
+    sipp: u64,
+    apps: u64,
+    /// Calls arrived by then, when not all had.
+    arrived: Option<u64>,
+}
+
+/// The start line of the first unexpected message SIPp logged (` ... received 'SIP/2.0
+/// 503 ...'`), or nothing.
+pub fn unexpected(logs: &str) -> String {
+    let Some(i) = logs.find("received '") else {
+        return String::new();
+    };
+    let rest = &logs[i + "received '".len()..];
+    let line = rest
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    format!(
+        " (received '{}')",
+        line.chars().take(80).collect::<String>()
+    )
 }
 
 async fn density_step(
@@ -524,6 +580,14 @@ mod tests {
                     t;10;5;5;0;\n\
                     t;30;9;28;2;\n\n";
         assert_eq!(sipp_totals(logs), Some((30, 28, 2)));
+        let err = "Continuing call on unexpected message for Call-Id '6-1': while expecting '100' (index 1), received 'SIP/2.0 503 Service Unavailable\r\nVia: x\n";
+        assert_eq!(
+            unexpected(err),
+            " (received 'SIP/2.0 503 Service Unavailable')"
+        );
+        let err = "while expecting '100' (index 1), received '\n  SIP/2.0 500 Oops\n";
+        assert_eq!(unexpected(err), " (received 'SIP/2.0 500 Oops')");
+        assert_eq!(unexpected("nothing"), "");
         assert_eq!(sipp_totals("== /tmp/x/other.log\na;b\n"), None);
         assert_eq!(
             sipp_totals("== /tmp/x/stat.csv\nTotalCallCreated;SuccessfulCall(C)\n1;1\n"),

@@ -31,11 +31,11 @@ pub struct CpsStep {
     pub per_node: Vec<u64>,
     /// Calls the applications saw released.
     pub released: u64,
-    /// Calls per second at which the calls reached the nodes (first to last).
+    /// Calls per second at which the calls reached the nodes: first to last arrival when
+    /// all arrived within the offer period (`secs` from the first), else those that did
+    /// over `secs`.
     pub achieved: f64,
-    /// Seconds from the first arrival to the last.
-    pub span_secs: f64,
-    /// Seconds from SIPp's start to the last arrival, and to the step's end.
+    /// Seconds from SIPp's start to the end of the offer period, and to the step's end.
     pub placing_secs: f64,
     /// See `placing_secs`.
     pub wall_secs: f64,
@@ -45,12 +45,17 @@ pub struct CpsStep {
     pub nodes_placing_ns: Vec<u64>,
     /// See `proxy_placing_ns`.
     pub sipp_placing_ns: u64,
+    /// See `proxy_placing_ns`: the generator's process (the nodes' applications and
+    /// the driver).
+    pub apps_placing_ns: u64,
     /// CPU time over the whole step (every call set up and torn down), ns.
     pub proxy_ns: u64,
     /// See `proxy_ns`.
     pub nodes_ns: Vec<u64>,
     /// See `proxy_ns`.
     pub sipp_ns: u64,
+    /// See `proxy_ns`.
+    pub apps_ns: u64,
     /// What went wrong, if anything.
     pub why: String,
 }
@@ -61,9 +66,15 @@ impl CpsStep {
         (self.succeeded + self.failed).max(1)
     }
 
+    /// Calls SIPp placed that neither completed nor failed by its time limit.
+    pub fn unfinished(&self) -> u64 {
+        self.placed.saturating_sub(self.succeeded + self.failed)
+    }
+
     /// Every call completed, at 90 % of the offered rate or better.
     pub fn held(&self) -> bool {
         self.failed == 0
+            && self.unfinished() == 0
             && self.why.is_empty()
             && self.succeeded > 0
             && self.achieved >= ACHIEVED * f64::from(self.rate)
@@ -74,11 +85,21 @@ impl CpsStep {
         self.proxy_ns as f64 / 1e6 / self.calls() as f64
     }
 
-    /// Shares of one core while placing: SIPp, the proxy, each node.
-    pub fn shares(&self) -> (f64, f64, Vec<f64>) {
+    /// Calls per second of each node: its share of the calls at the achieved rate.
+    pub fn node_rates(&self) -> Vec<f64> {
+        let total = self.per_node.iter().sum::<u64>().max(1) as f64;
+        self.per_node
+            .iter()
+            .map(|&c| self.achieved * c as f64 / total)
+            .collect()
+    }
+
+    /// Shares of one core while placing: SIPp, the applications, the proxy, each node.
+    pub fn shares(&self) -> (f64, f64, f64, Vec<f64>) {
         let w = (self.placing_secs * 1e9).max(1.0);
         (
             self.sipp_placing_ns as f64 / w,
+            self.apps_placing_ns as f64 / w,
             self.proxy_placing_ns as f64 / w,
             self.nodes_placing_ns
                 .iter()
@@ -89,12 +110,14 @@ impl CpsStep {
 
     /// What bounded this rate (or, when it held, the busiest component).
     pub fn bound(&self, cores: usize) -> String {
-        let (sipp, proxy, nodes) = self.shares();
+        let (sipp, apps, proxy, nodes) = self.shares();
         let cores = cores.max(1) as f64;
         // Each component's share of what it can use: SIPp one core (one main loop), the
-        // proxy its receiver processes, a node one core (one media worker, one SIP loop).
+        // applications one (one runtime thread), the proxy its receiver processes, a node
+        // one core (one media worker, one SIP loop).
         let mut parts = vec![
-            ("SIPp".to_string(), sipp, sipp / 1.0),
+            ("SIPp".to_string(), sipp, sipp),
+            ("the applications".to_string(), apps, apps),
             (
                 "the proxy".to_string(),
                 proxy,
@@ -113,17 +136,26 @@ impl CpsStep {
         if self.held() {
             return format!("held (busiest: {busiest})");
         }
-        let what = if self.failed > 0 || !self.why.is_empty() {
-            format!("{} calls failed", self.failed)
-        } else {
-            format!(
-                "calls arrived at {:.0}/s of {} offered",
+        let mut what = Vec::new();
+        if self.failed > 0 {
+            what.push(format!("{} calls failed", self.failed));
+        }
+        if self.unfinished() > 0 {
+            what.push(format!("{} never completed", self.unfinished()));
+        }
+        if self.achieved < ACHIEVED * f64::from(self.rate) {
+            what.push(format!(
+                "calls reached the nodes at {:.0}/s of {} offered",
                 self.achieved, self.rate
-            )
-        };
+            ));
+        }
+        if what.is_empty() {
+            what.push(self.why.clone());
+        }
+        let what = what.join(", ");
         if total / cores >= MACHINE_BUSY {
             format!(
-                "{what}: the machine (SIPp, proxy and nodes together {:.0}% of its {} cores; busiest: {busiest})",
+                "{what}: the machine (SIPp, applications, proxy and nodes together {:.0}% of its {} cores; busiest: {busiest})",
                 100.0 * total / cores,
                 cores
             )
@@ -285,35 +317,37 @@ pub fn report(r: &Run) -> (String, Value) {
     for i in 0..n {
         let _ = write!(m, " node {} calls (calls/s) |", i + 1);
     }
-    m.push_str(" proxy CPU ms/call | proxy calls/s per core | nodes CPU ms/call | SIPp CPU ms/call | CPU while placing: SIPp / proxy / nodes (% of a core) | bound |\n|");
-    m.push_str(&"---:|".repeat(5 + n + 5));
+    m.push_str(" proxy CPU ms/call | proxy calls/s per core | nodes CPU ms/call | SIPp CPU ms/call | applications CPU ms/call | CPU while offering: SIPp / applications / proxy / nodes (% of a core) | bound |\n|");
+    m.push_str(&"---:|".repeat(5 + n + 6));
     m.push_str("---|\n");
     let mut steps_js = Vec::new();
     for s in &r.steps {
         let calls = s.calls();
-        let (sh_sipp, sh_proxy, sh_nodes) = s.shares();
+        let (sh_sipp, sh_apps, sh_proxy, sh_nodes) = s.shares();
+        let failed = if s.unfinished() > 0 {
+            format!("{} + {} unfinished", s.failed, s.unfinished())
+        } else {
+            s.failed.to_string()
+        };
         let _ = write!(
             m,
-            "| {} | {} | {} | {} | {:.1} |",
-            s.rate, s.placed, s.succeeded, s.failed, s.achieved
+            "| {} | {} | {} | {failed} | {:.1} |",
+            s.rate, s.placed, s.succeeded, s.achieved
         );
-        for &c in &s.per_node {
-            let rate = if s.span_secs > 0.0 {
-                c as f64 / s.span_secs
-            } else {
-                0.0
-            };
+        for (c, rate) in s.per_node.iter().zip(s.node_rates()) {
             let _ = write!(m, " {c} ({rate:.1}) |");
         }
         let pm = s.proxy_ms();
         let nodes_ns: u64 = s.nodes_ns.iter().sum();
         let _ = writeln!(
             m,
-            " {pm:.3} | {:.0} | {:.2} | {:.2} | {:.0} / {:.0} / {} | {} |",
+            " {pm:.3} | {:.0} | {:.2} | {:.2} | {:.2} | {:.0} / {:.0} / {:.0} / {} | {} |",
             if pm > 0.0 { 1000.0 / pm } else { 0.0 },
             ms(nodes_ns, calls),
             ms(s.sipp_ns, calls),
+            ms(s.apps_ns, calls),
             100.0 * sh_sipp,
+            100.0 * sh_apps,
             100.0 * sh_proxy,
             sh_nodes
                 .iter()
@@ -324,13 +358,16 @@ pub fn report(r: &Run) -> (String, Value) {
         );
         steps_js.push(json!({
             "rate": s.rate, "placed": s.placed, "succeeded": s.succeeded, "failed": s.failed,
-            "per_node": s.per_node, "released": s.released, "achieved_cps": s.achieved,
-            "span_secs": s.span_secs, "wall_secs": s.wall_secs,
+            "unfinished": s.unfinished(), "per_node": s.per_node, "per_node_cps": s.node_rates(),
+            "released": s.released, "achieved_cps": s.achieved,
+            "offer_secs": s.placing_secs, "wall_secs": s.wall_secs,
             "proxy_cpu_ms_per_call": pm,
             "proxy_calls_per_sec_per_core": if pm > 0.0 { 1000.0 / pm } else { 0.0 },
             "nodes_cpu_ms_per_call": ms(nodes_ns, calls),
             "sipp_cpu_ms_per_call": ms(s.sipp_ns, calls),
-            "share_sipp": sh_sipp, "share_proxy": sh_proxy, "share_nodes": sh_nodes,
+            "apps_cpu_ms_per_call": ms(s.apps_ns, calls),
+            "share_sipp": sh_sipp, "share_apps": sh_apps, "share_proxy": sh_proxy,
+            "share_nodes": sh_nodes,
             "held": s.held(), "bound": s.bound(r.cores), "why": s.why,
         }));
         if !s.why.is_empty() {
@@ -338,7 +375,7 @@ pub fn report(r: &Run) -> (String, Value) {
         }
     }
     m.push_str(
-        "\nCompleted and failed: SIPp's own counts. Node calls: the calls each node's application was offered; calls/s over the span from the first arrival to the last. CPU from /proc (utime+stime, 10 ms ticks: the more calls a step has, the finer its per-call figures) over each step (every call set up and torn down); the proxy's covers every process of its process group. The bound: each component's CPU while the calls were placed, against what it can use (SIPp one core, the proxy its 2 receiver processes, a node one core), and the machine's cores together.\n",
+        "\nCompleted and failed: SIPp's own counts (unfinished: placed, neither completed nor failed when SIPp's time limit ended it). Arrived at: the rate the calls reached the nodes, over the offer period (every call arrived, or the step's seconds from the first arrival; calls arriving later, after retransmissions, do not count); a node's calls/s is its share of that. Node calls: the calls each node's application was offered. The applications: this generator's process, which runs each node's bench application. CPU from /proc (utime+stime, 10 ms ticks: the more calls a step has, the finer its per-call figures) over each step (every call set up and torn down); the proxy's covers every process of its process group. The bound: each component's CPU over the offer period, against what it can use (SIPp one core, the applications one, the proxy its 2 receiver processes, a node one core), and the machine's cores together.\n",
     );
     let density_js = r.density.as_ref().map(|d| density(&mut m, d));
     let js = json!({
@@ -438,6 +475,7 @@ fn density(m: &mut String, d: &Density) -> Value {
 mod tests {
     use super::*;
 
+    /// A step: `shares` of SIPp, the proxy and each node while offering.
     fn step(rate: u32, failed: u64, achieved: f64, shares: (f64, f64, f64)) -> CpsStep {
         let secs = 10.0;
         CpsStep {
@@ -469,13 +507,24 @@ mod tests {
         assert!(!s.held());
         let b = s.bound(2);
         assert!(
-            b.starts_with("calls arrived at 250/s of 400 offered: the machine"),
+            b.starts_with("calls reached the nodes at 250/s of 400 offered: the machine"),
             "{b}"
         );
         assert!(b.contains("busiest: SIPp at 90%"), "{b}");
         let s = step(400, 3, 390.0, (0.2, 0.9, 0.1));
         let b = s.bound(8);
         assert_eq!(b, "3 calls failed: the proxy at 90% of a core");
+    }
+
+    #[test]
+    fn calls_that_never_completed_do_not_hold() {
+        let mut s = step(250, 0, 249.0, (0.1, 0.2, 0.3));
+        s.succeeded -= 3;
+        assert_eq!(s.unfinished(), 3);
+        assert!(!s.held());
+        assert_eq!(s.bound(2), "3 never completed: node 3 at 30% of a core");
+        s.per_node = vec![100, 300];
+        assert_eq!(s.node_rates(), vec![62.25, 186.75]);
     }
 
     #[test]
