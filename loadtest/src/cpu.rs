@@ -86,6 +86,17 @@ pub fn parse_proc_stat(text: &str, core: usize) -> Option<CoreTicks> {
     })
 }
 
+/// The machine's busy time so far over all its cores (`/proc/stat`, every process on
+/// it, ours and others'), ns; 0 when unreadable.
+pub fn machine_busy_ns() -> u64 {
+    let text = fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: u64 = (0..)
+        .map_while(|core| parse_proc_stat(&text, core))
+        .map(|c| c.busy)
+        .sum();
+    ticks * 1_000_000_000 / clk_tck()
+}
+
 /// Whether the running kernel accounts irq time apart from tasks
 /// (`CONFIG_IRQ_TIME_ACCOUNTING`), from `/boot/config-<release>` or `/proc/config.gz`;
 /// `None` when neither is readable.

@@ -32,7 +32,7 @@ use crate::app::{App, Scenario};
 use crate::bridge::window_of;
 use crate::cli::ScaleoutArgs;
 use crate::cps::{achieved_rate, first_error, sipp_pids};
-use crate::cpu::{group_ns, process_ns};
+use crate::cpu::{group_ns, machine_busy_ns, process_ns};
 use crate::host;
 use crate::rig::write_prompt;
 use crate::scaleout_report::{CpsStep, Density, NodeMedia, Run, report};
@@ -198,7 +198,10 @@ async fn measure(a: &ScaleoutArgs) -> anyhow::Result<Run> {
     } else {
         None
     };
+    let log = proxy.log_text();
+    let proxy_errors = distinct_errors(&log);
     Ok(Run {
+        proxy_errors,
         nodes: nodes.iter().map(|n| n.gw.sip).collect(),
         proxy: proxy.addr,
         machine: host::machine(),
@@ -316,6 +319,7 @@ async fn cps_step(
     // it give the rate the nodes were reached at (late retransmissions do not count).
     let me = std::process::id();
     let apps0 = process_ns(me).unwrap_or(0);
+    let machine0 = machine_busy_ns();
     let (mut first, mut last, mut seen_last) = (None, None, 0u64);
     let mut offer_end: Option<OfferEnd> = None;
     let deadline = start + Duration::from_secs(u64::from(a.secs) * 3 + 20);
@@ -341,6 +345,7 @@ async fn cps_step(
                 nodes: nodes_ns(nodes),
                 sipp: sipp_last.saturating_sub(sipp0),
                 apps: process_ns(me).unwrap_or(0).saturating_sub(apps0),
+                machine: machine_busy_ns().saturating_sub(machine0),
                 arrived: (!all).then_some(seen),
             });
         }
@@ -355,6 +360,7 @@ async fn cps_step(
         nodes: nodes_ns(nodes),
         sipp: sipp_last.saturating_sub(sipp0),
         apps: process_ns(me).unwrap_or(0).saturating_sub(apps0),
+        machine: machine_busy_ns().saturating_sub(machine0),
         arrived: Some(seen_last),
     });
     // The calls' tails (prompt, BYE), then SIPp's end.
@@ -392,6 +398,7 @@ async fn cps_step(
     step.nodes_placing_ns = diff(&end.nodes, &nodes0);
     step.sipp_placing_ns = end.sipp;
     step.apps_placing_ns = end.apps;
+    step.machine_placing_ns = end.machine;
     step.proxy_ns = group_ns(proxy.pid()).saturating_sub(proxy0);
     step.nodes_ns = diff(&nodes_ns(nodes), &nodes0);
     step.sipp_ns = sipp_last.saturating_sub(sipp0);
@@ -429,6 +436,29 @@ async fn cps_step(
     step
 }
 
+/// The proxy's `ERROR:` log lines: how many, and the distinct messages (text after
+/// `ERROR:`, numbers stripped) with their counts, most frequent first (at most 5).
+pub fn distinct_errors(log: &str) -> (usize, Vec<(usize, String)>) {
+    let mut seen: Vec<(usize, String)> = Vec::new();
+    let mut n = 0;
+    for l in log.lines() {
+        let Some(i) = l.find("ERROR:") else { continue };
+        n += 1;
+        let msg: String = l[i..]
+            .chars()
+            .filter(|c| !c.is_ascii_digit())
+            .take(160)
+            .collect();
+        match seen.iter_mut().find(|s| s.1 == msg) {
+            Some(s) => s.0 += 1,
+            None => seen.push((1, msg)),
+        }
+    }
+    seen.sort_by(|a, b| b.0.cmp(&a.0));
+    seen.truncate(5);
+    (n, seen)
+}
+
 /// The CPU times and arrivals at the end of a step's offer period.
 struct OfferEnd {
     /// Seconds from SIPp's start.
@@ -437,6 +467,8 @@ struct OfferEnd {
     nodes: Vec<u64>,
     sipp: u64,
     apps: u64,
+    /// The machine's busy time, all cores, every process.
+    machine: u64,
     /// Calls arrived by then, when not all had.
     arrived: Option<u64>,
 }
@@ -588,6 +620,11 @@ mod tests {
         let err = "while expecting '100' (index 1), received '\n  SIP/2.0 500 Oops\n";
         assert_eq!(unexpected(err), " (received 'SIP/2.0 500 Oops')");
         assert_eq!(unexpected("nothing"), "");
+        let log = " 0(12) ERROR: tm [t_fwd.c:1]: send failed 11\n info\n 1(13) ERROR: tm [t_fwd.c:1]: send failed 12\n 2(14) ERROR: <core> other\n";
+        let (n, e) = distinct_errors(log);
+        assert_eq!(n, 3);
+        assert_eq!(e[0], (2, "ERROR: tm [t_fwd.c:]: send failed ".to_string()));
+        assert_eq!(e[1].0, 1);
         assert_eq!(sipp_totals("== /tmp/x/other.log\na;b\n"), None);
         assert_eq!(
             sipp_totals("== /tmp/x/stat.csv\nTotalCallCreated;SuccessfulCall(C)\n1;1\n"),

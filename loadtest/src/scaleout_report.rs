@@ -48,6 +48,9 @@ pub struct CpsStep {
     /// See `proxy_placing_ns`: the generator's process (the nodes' applications and
     /// the driver).
     pub apps_placing_ns: u64,
+    /// The machine's busy time over the offer period, all cores and every process on
+    /// it (`/proc/stat`), ns: what the components left to other processes.
+    pub machine_placing_ns: u64,
     /// CPU time over the whole step (every call set up and torn down), ns.
     pub proxy_ns: u64,
     /// See `proxy_ns`.
@@ -127,7 +130,9 @@ impl CpsStep {
         for (i, &n) in nodes.iter().enumerate() {
             parts.push((format!("node {}", i + 1), n, n));
         }
-        let total: f64 = parts.iter().map(|p| p.1).sum();
+        let ours: f64 = parts.iter().map(|p| p.1).sum();
+        let machine = self.machine_placing_ns as f64 / (self.placing_secs * 1e9).max(1.0);
+        let total = machine.max(ours);
         let busiest = parts
             .iter()
             .max_by(|a, b| a.2.total_cmp(&b.2))
@@ -155,9 +160,11 @@ impl CpsStep {
         let what = what.join(", ");
         if total / cores >= MACHINE_BUSY {
             format!(
-                "{what}: the machine (SIPp, applications, proxy and nodes together {:.0}% of its {} cores; busiest: {busiest})",
+                "{what}: the machine (its {} cores {:.0}% busy: SIPp, applications, proxy and nodes {:.0}% of a core, other processes {:.0}%; busiest: {busiest})",
+                cores,
                 100.0 * total / cores,
-                cores
+                100.0 * ours,
+                100.0 * (total - ours).max(0.0)
             )
         } else {
             format!("{what}: {busiest}")
@@ -252,6 +259,8 @@ pub struct Run {
     pub steps: Vec<CpsStep>,
     /// The density step.
     pub density: Option<Density>,
+    /// The proxy's `ERROR:` lines over the run: how many, the distinct ones with counts.
+    pub proxy_errors: (usize, Vec<(usize, String)>),
 }
 
 impl Run {
@@ -317,8 +326,8 @@ pub fn report(r: &Run) -> (String, Value) {
     for i in 0..n {
         let _ = write!(m, " node {} calls (calls/s) |", i + 1);
     }
-    m.push_str(" proxy CPU ms/call | proxy calls/s per core | nodes CPU ms/call | SIPp CPU ms/call | applications CPU ms/call | CPU while offering: SIPp / applications / proxy / nodes (% of a core) | bound |\n|");
-    m.push_str(&"---:|".repeat(5 + n + 6));
+    m.push_str(" proxy CPU ms/call | proxy calls/s per core | nodes CPU ms/call | SIPp CPU ms/call | applications CPU ms/call | CPU while offering: SIPp / applications / proxy / nodes (% of a core) | machine busy while offering (% of all cores, every process) | bound |\n|");
+    m.push_str(&"---:|".repeat(5 + n + 7));
     m.push_str("---|\n");
     let mut steps_js = Vec::new();
     for s in &r.steps {
@@ -341,7 +350,7 @@ pub fn report(r: &Run) -> (String, Value) {
         let nodes_ns: u64 = s.nodes_ns.iter().sum();
         let _ = writeln!(
             m,
-            " {pm:.3} | {:.0} | {:.2} | {:.2} | {:.2} | {:.0} / {:.0} / {:.0} / {} | {} |",
+            " {pm:.3} | {:.0} | {:.2} | {:.2} | {:.2} | {:.0} / {:.0} / {:.0} / {} | {:.0}% | {} |",
             if pm > 0.0 { 1000.0 / pm } else { 0.0 },
             ms(nodes_ns, calls),
             ms(s.sipp_ns, calls),
@@ -354,6 +363,9 @@ pub fn report(r: &Run) -> (String, Value) {
                 .map(|x| format!("{:.0}", 100.0 * x))
                 .collect::<Vec<_>>()
                 .join(" + "),
+            100.0 * s.machine_placing_ns as f64
+                / (s.placing_secs * 1e9).max(1.0)
+                / r.cores.max(1) as f64,
             s.bound(r.cores)
         );
         steps_js.push(json!({
@@ -368,6 +380,7 @@ pub fn report(r: &Run) -> (String, Value) {
             "apps_cpu_ms_per_call": ms(s.apps_ns, calls),
             "share_sipp": sh_sipp, "share_apps": sh_apps, "share_proxy": sh_proxy,
             "share_nodes": sh_nodes,
+            "share_machine": s.machine_placing_ns as f64 / (s.placing_secs * 1e9).max(1.0),
             "held": s.held(), "bound": s.bound(r.cores), "why": s.why,
         }));
         if !s.why.is_empty() {
@@ -377,6 +390,16 @@ pub fn report(r: &Run) -> (String, Value) {
     m.push_str(
         "\nCompleted and failed: SIPp's own counts (unfinished: placed, neither completed nor failed when SIPp's time limit ended it). Arrived at: the rate the calls reached the nodes, over the offer period (every call arrived, or the step's seconds from the first arrival; calls arriving later, after retransmissions, do not count); a node's calls/s is its share of that. Node calls: the calls each node's application was offered. The applications: this generator's process, which runs each node's bench application. CPU from /proc (utime+stime, 10 ms ticks: the more calls a step has, the finer its per-call figures) over each step (every call set up and torn down); the proxy's covers every process of its process group. The bound: each component's CPU over the offer period, against what it can use (SIPp one core, the applications one, the proxy its 2 receiver processes, a node one core), and the machine's cores together.\n",
     );
+    if r.proxy_errors.0 > 0 {
+        let _ = writeln!(
+            m,
+            "\nThe proxy logged {} errors over the run; the most frequent (digits stripped):\n",
+            r.proxy_errors.0
+        );
+        for (n, e) in &r.proxy_errors.1 {
+            let _ = writeln!(m, "- {n} x `{}`", e.replace('`', "'"));
+        }
+    }
     let density_js = r.density.as_ref().map(|d| density(&mut m, d));
     let js = json!({
         "nodes": r.nodes.iter().map(ToString::to_string).collect::<Vec<_>>(),
@@ -386,6 +409,7 @@ pub fn report(r: &Run) -> (String, Value) {
         "proxy_cpu_ms_per_call": r.proxy_cost().map(|c| c.0),
         "proxy_calls_per_sec_per_core": r.proxy_cost().map(|c| c.1),
         "best_held_cps": best,
+        "proxy_errors": r.proxy_errors.0,
         "steps": steps_js,
         "density": density_js,
     });
@@ -511,6 +535,13 @@ mod tests {
             "{b}"
         );
         assert!(b.contains("busiest: SIPp at 90%"), "{b}");
+        let mut s = step(400, 0, 250.0, (0.2, 0.2, 0.2));
+        s.machine_placing_ns = (1.9 * 10.0 * 1e9) as u64;
+        let b = s.bound(2);
+        assert!(
+            b.contains("its 2 cores 95% busy: SIPp, applications, proxy and nodes 100% of a core, other processes 90%"),
+            "{b}"
+        );
         let s = step(400, 3, 390.0, (0.2, 0.9, 0.1));
         let b = s.bound(8);
         assert_eq!(b, "3 calls failed: the proxy at 90% of a core");
@@ -541,6 +572,7 @@ mod tests {
                 step(30, 0, 30.0, (0.1, 0.1, 0.1)),
             ],
             density: None,
+            proxy_errors: (0, Vec::new()),
         };
         let (per, cps) = run.proxy_cost().expect("cost");
         assert!((per - 0.25).abs() < 1e-9 && (cps - 4000.0).abs() < 1e-6);
