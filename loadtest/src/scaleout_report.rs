@@ -286,11 +286,13 @@ pub fn report(r: &Run) -> (String, Value) {
     let mut m = format!(
         "# Calls through Kamailio to {n} mediagw nodes\n\n\
          Machine: {}. The deployable proxy (`deploy/kamailio/kamailio.cfg`, dispatcher, \
-         hash of the Call-ID, Record-Route, per-request trace off, 2 UDP receiver processes) \
+         hash of the Call-ID, Record-Route, per-request trace off, 2 UDP receiver processes, \
+         {} MB of shared memory) \
          on {}; nodes {} (`{}`, one media worker each, each with its own bench \
          application). Everything shares this machine's {} cores: the rates are what this \
          machine sustained, the CPU costs per call are what carries over.\n\n",
         r.machine,
+        crate::scaleout::PROXY_SHM_MB,
         r.proxy,
         r.nodes
             .iter()

@@ -40,7 +40,12 @@ struct Setup {
     config: PathBuf,
     ip: [u8; 4],
     defines: Vec<String>,
+    /// Shared memory, MB (`-m`): transactions live there.
+    shm_mb: u32,
 }
+
+/// The shared memory of a test proxy, MB: plenty for a few calls at a time.
+const TEST_SHM_MB: u32 = 32;
 
 impl Kamailio {
     /// A proxy on a free loopback port that record-routes initial requests and sends
@@ -53,6 +58,7 @@ impl Kamailio {
             config: config(),
             ip: [127, 0, 0, 1],
             defines,
+            shm_mb: TEST_SHM_MB,
         })
     }
 
@@ -60,17 +66,20 @@ impl Kamailio {
     /// address) in front of `nodes`, probing them every `ping_secs` seconds; `list` is
     /// where its dispatcher list is written (it must outlive the proxy).
     pub fn dispatcher(ip: [u8; 4], nodes: &[SocketAddr], ping_secs: u32, list: &Path) -> Kamailio {
-        Self::dispatcher_with(ip, nodes, ping_secs, list, true)
+        Self::dispatcher_with(ip, nodes, ping_secs, list, true, TEST_SHM_MB)
     }
 
     /// As [`Kamailio::dispatcher`]; `trace` false leaves out the log line per request and
-    /// reply (a load run measuring the proxy's own cost must not pay for it).
+    /// reply (a load run measuring the proxy's own cost must not pay for it); `shm_mb` of
+    /// shared memory (each transaction lives there for seconds after it ends: hundreds of
+    /// calls per second need hundreds of MB).
     pub fn dispatcher_with(
         ip: [u8; 4],
         nodes: &[SocketAddr],
         ping_secs: u32,
         list: &Path,
         trace: bool,
+        shm_mb: u32,
     ) -> Kamailio {
         let text: String = nodes.iter().map(|n| format!("1 sip:{n}\n")).collect();
         std::fs::write(list, text).expect("write the dispatcher list");
@@ -86,6 +95,7 @@ impl Kamailio {
             config: crate::repo_path("deploy/kamailio/kamailio.cfg"),
             ip,
             defines,
+            shm_mb,
         })
     }
 
@@ -115,7 +125,9 @@ impl Kamailio {
         let mut cmd = Command::new(binary());
         cmd.arg("-f")
             .arg(&setup.config)
-            .args(["-DD", "-E", "-n", "2", "-m", "32", "-M", "8", "-l"])
+            .args(["-DD", "-E", "-n", "2", "-m"])
+            .arg(setup.shm_mb.to_string())
+            .args(["-M", "8", "-l"])
             .arg(format!("udp:{addr}"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
