@@ -472,12 +472,18 @@ fn density(m: &mut String, d: &Density) -> Value {
     let _ = writeln!(
         m,
         "| total | {ch} | {rx} | {lost} | {late} | {dead} | {:.0}% |\n\n\
-         Arrival deviation from the grid p99: {} µs; the generator's own send lateness p99: {} µs. \
-         The proxy's CPU over the media window: {:.1} ms in {:.1} s (OPTIONS probes only: no \
-         RTP passes through it). {} calls hung up at the end with a BYE through the proxy.{}\n",
+         Arrival deviation from the grid p99: {} µs; the generator's own send lateness p99: {} µs{}. \
+         The proxy's CPU over the media window: {:.1} ms in {:.1} s (its timers and OPTIONS \
+         probes: no RTP passes through it). {} calls hung up at the end with a BYE through the \
+         proxy.{}\n",
         100.0 * cpu,
         d.deviation_p99_us,
         d.gen_late_p99_us,
+        if d.gen_late_p99_us > d.late_ms * 1000 {
+            " (above the late threshold: the generator, sharing the cores, was itself late)"
+        } else {
+            ""
+        },
         d.proxy_ns as f64 / 1e6,
         d.wall_secs,
         d.hung_up,
