@@ -58,7 +58,7 @@ pub struct ScaleoutArgs {
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub nodes: u8,
     /// Offered calls per second through the proxy, one step each, in order.
-    #[arg(long, value_name = "R[,R...]", value_delimiter = ',', default_values_t = [50, 150, 250, 400, 600])]
+    #[arg(long, value_name = "R[,R...]", value_delimiter = ',', default_values_t = [50, 150, 250, 400, 600, 800, 1000, 1300])]
     pub rates: Vec<u32>,
     /// Seconds of calls per rate.
     #[arg(long, value_name = "S", default_value_t = 10)]
@@ -346,7 +346,7 @@ mod tests {
         let Some(Command::Scaleout(a)) = parse(&["scaleout"]).expect("scaleout").command else {
             panic!("scaleout");
         };
-        assert_eq!((a.nodes, a.rates.len(), a.channels), (3, 5, 900));
+        assert_eq!((a.nodes, a.rates.len(), a.channels), (3, 8, 900));
         let Some(Command::Scaleout(a)) = parse(&[
             "scaleout",
             "--rates",

@@ -208,6 +208,10 @@ async fn measure(a: &ScaleoutArgs) -> anyhow::Result<Run> {
         nodes: nodes.iter().map(|n| n.gw.sip).collect(),
         proxy: proxy.addr,
         machine: host::machine(),
+        command: std::iter::once("mediagw-load".to_string())
+            .chain(std::env::args().skip(1))
+            .collect::<Vec<_>>()
+            .join(" "),
         binary: find_binary()
             .map(|b| b.display().to_string())
             .unwrap_or_default(),

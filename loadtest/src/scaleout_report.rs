@@ -253,6 +253,8 @@ pub struct Run {
     pub cores: usize,
     /// The `mediagw` binary the nodes ran.
     pub binary: String,
+    /// The command line of the run.
+    pub command: String,
     /// Seconds of calls per rate.
     pub secs: u32,
     /// The CPS steps.
@@ -285,12 +287,13 @@ pub fn report(r: &Run) -> (String, Value) {
     let n = r.nodes.len();
     let mut m = format!(
         "# Calls through Kamailio to {n} mediagw nodes\n\n\
-         Machine: {}. The deployable proxy (`deploy/kamailio/kamailio.cfg`, dispatcher, \
+         `{}`. Machine: {}. The deployable proxy (`deploy/kamailio/kamailio.cfg`, dispatcher, \
          hash of the Call-ID, Record-Route, per-request trace off, 2 UDP receiver processes, \
          {} MB of shared memory) \
          on {}; nodes {} (`{}`, one media worker each, each with its own bench \
          application). Everything shares this machine's {} cores: the rates are what this \
          machine sustained, the CPU costs per call are what carries over.\n\n",
+        r.command,
         r.machine,
         crate::scaleout::PROXY_SHM_MB,
         r.proxy,
@@ -406,6 +409,7 @@ pub fn report(r: &Run) -> (String, Value) {
     let js = json!({
         "nodes": r.nodes.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "proxy": r.proxy.to_string(),
+        "command": r.command,
         "machine": r.machine,
         "cores": r.cores,
         "proxy_cpu_ms_per_call": r.proxy_cost().map(|c| c.0),
@@ -573,6 +577,7 @@ mod tests {
             proxy: "127.0.0.10:5060".parse().expect("addr"),
             machine: "test".into(),
             binary: "target/release/mediagw".into(),
+            command: "mediagw-load scaleout".into(),
             cores: 2,
             secs: 10,
             steps: vec![
