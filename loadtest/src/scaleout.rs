@@ -461,7 +461,7 @@ pub fn distinct_errors(log: &str) -> (usize, Vec<(usize, String)>) {
             None => seen.push((1, msg)),
         }
     }
-    seen.sort_by(|a, b| b.0.cmp(&a.0));
+    seen.sort_by_key(|s| std::cmp::Reverse(s.0));
     seen.truncate(5);
     (n, seen)
 }
