@@ -174,7 +174,7 @@ async fn ramp(a: &BridgeArgs) -> anyhow::Result<Vec<Row>> {
 }
 
 /// One measurement window on `st`, serving SIP meanwhile.
-async fn window_of(
+pub(crate) async fn window_of(
     st: &Streamer,
     warmup: Duration,
     dur: Duration,

@@ -1,6 +1,6 @@
 //! The command line (clap): `quick` (the default), `full` and `smoke` density runs,
 //! `app` (the bench application alone) and `dial` (the outbound dialler alone), the last
-//! two for `loadtest/sipp/flood.sh`.
+//! two for `loadtest/sipp/flood.sh`; `cps`, `bridge`, `scaleout` and `soak-plot`.
 
 use std::path::PathBuf;
 
@@ -44,6 +44,43 @@ pub enum Command {
     /// Bridged pairs (straight relay) at growing counts: loss, grid deviation and relay
     /// latency through the gateway beside the bare echo's at the same packet rate.
     Bridge(BridgeArgs),
+    /// Calls through the Kamailio dispatcher (`deploy/kamailio/kamailio.cfg`) to several
+    /// nodes: per-node and total calls per second at rising offered rates (SIPp), per-node
+    /// and total media channels with loss and lateness (the generator's own RTP, straight
+    /// to the nodes), and the proxy's own CPU cost per call, all in one run.
+    Scaleout(ScaleoutArgs),
+}
+
+/// Options of `scaleout`.
+#[derive(Args, Debug)]
+pub struct ScaleoutArgs {
+    /// mediagw nodes behind the proxy (on 127.0.0.2, 127.0.0.3...).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub nodes: u8,
+    /// Offered calls per second through the proxy, one step each, in order.
+    #[arg(long, value_name = "R[,R...]", value_delimiter = ',', default_values_t = [50, 150, 250, 400, 600, 800, 1000, 1300])]
+    pub rates: Vec<u32>,
+    /// Seconds of calls per rate.
+    #[arg(long, value_name = "S", default_value_t = 10)]
+    pub secs: u32,
+    /// Media channels up at once for the density step, over all nodes (0: skip it).
+    #[arg(long, value_name = "N", default_value_t = 900)]
+    pub channels: u32,
+    /// Call setup rate of the density step.
+    #[arg(long, value_name = "R", default_value_t = 100)]
+    pub setup_cps: u32,
+    /// Media measurement window, seconds (after a 2 s warm-up).
+    #[arg(long, value_name = "S", default_value_t = 10)]
+    pub window_secs: u64,
+    /// A frame more than this off the 20 ms grid counts as late.
+    #[arg(long, value_name = "MS", default_value_t = 20)]
+    pub late_ms: u64,
+    /// Bound on the whole run, seconds (steps not started by then are skipped).
+    #[arg(long, value_name = "S", default_value_t = 900)]
+    pub budget: u64,
+    /// Report directory (scaleout.md, scaleout.json).
+    #[arg(long, value_name = "DIR", default_value = "loadtest/report")]
+    pub out: PathBuf,
 }
 
 /// Options of `cps`.
@@ -302,6 +339,38 @@ mod tests {
             panic!("cps");
         };
         assert_eq!((a.procs, a.rates), (2, vec![100, 200]));
+    }
+
+    #[test]
+    fn scaleout_options() {
+        let Some(Command::Scaleout(a)) = parse(&["scaleout"]).expect("scaleout").command else {
+            panic!("scaleout");
+        };
+        assert_eq!((a.nodes, a.rates.len(), a.channels), (3, 8, 900));
+        let Some(Command::Scaleout(a)) = parse(&[
+            "scaleout",
+            "--rates",
+            "10",
+            "--secs",
+            "3",
+            "--channels",
+            "30",
+            "--window-secs",
+            "3",
+            "--out",
+            "/tmp/s",
+        ])
+        .expect("scaleout")
+        .command
+        else {
+            panic!("scaleout");
+        };
+        assert_eq!(
+            (a.rates, a.secs, a.channels, a.window_secs),
+            (vec![10], 3, 30, 3)
+        );
+        assert_eq!(a.out, PathBuf::from("/tmp/s"));
+        assert!(parse(&["scaleout", "--nodes", "300"]).is_err(), "a u8");
     }
 
     #[test]

@@ -226,7 +226,7 @@ pub fn pin_process(pid: u32, core: usize) -> usize {
 }
 
 /// The `sipp` processes whose working directory is `dir`.
-fn sipp_pids(dir: &Path) -> Vec<u32> {
+pub(crate) fn sipp_pids(dir: &Path) -> Vec<u32> {
     let Ok(rd) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -460,7 +460,7 @@ async fn one_rate(
 }
 
 /// The first line of SIPp's error log that says what went wrong (at most 160 chars).
-fn first_error(logs: &str) -> String {
+pub(crate) fn first_error(logs: &str) -> String {
     let line = logs
         .lines()
         .find(|l| {

@@ -86,6 +86,17 @@ pub fn parse_proc_stat(text: &str, core: usize) -> Option<CoreTicks> {
     })
 }
 
+/// The machine's busy time so far over all its cores (`/proc/stat`, every process on
+/// it, ours and others'), ns; 0 when unreadable.
+pub fn machine_busy_ns() -> u64 {
+    let text = fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: u64 = (0..)
+        .map_while(|core| parse_proc_stat(&text, core))
+        .map(|c| c.busy)
+        .sum();
+    ticks * 1_000_000_000 / clk_tck()
+}
+
 /// Whether the running kernel accounts irq time apart from tasks
 /// (`CONFIG_IRQ_TIME_ACCOUNTING`), from `/boot/config-<release>` or `/proc/config.gz`;
 /// `None` when neither is readable.
@@ -170,6 +181,28 @@ pub fn find_process(name: &str) -> Option<u32> {
 pub fn process_ns(pid: u32) -> Option<u64> {
     let ticks = parse_task_stat(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)?;
     Some(ticks * 1_000_000_000 / clk_tck())
+}
+
+/// The user + system time so far of every process in process group `pgid` (a server
+/// and the workers it forked, e.g. Kamailio), ns.
+pub fn group_ns(pgid: u32) -> u64 {
+    let Ok(rd) = fs::read_dir("/proc") else {
+        return 0;
+    };
+    rd.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| fs::read_to_string(format!("/proc/{pid}/stat")).ok())
+        .filter(|stat| stat_pgrp(stat) == Some(pgid))
+        .filter_map(|stat| parse_task_stat(&stat))
+        .sum::<u64>()
+        * 1_000_000_000
+        / clk_tck()
+}
+
+/// `stat`'s process group (field 5, counted from the last `)`).
+pub fn stat_pgrp(text: &str) -> Option<u32> {
+    let rest = &text[text.rfind(')')? + 1..];
+    rest.split_whitespace().nth(2)?.parse().ok()
 }
 
 /// A thread's times so far: schedstat when present, else utime+stime (no wait).
@@ -319,6 +352,19 @@ impl CpuUse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_process_group_is_read_after_the_command_name() {
+        let stat = "4242 (kamailio (x) y) S 1 4200 4200 0 -1 4194560 1 0 0 0 7 3 0 0";
+        assert_eq!(stat_pgrp(stat), Some(4200));
+        assert_eq!(parse_task_stat(stat), Some(10));
+        // SAFETY: getpgrp has no preconditions.
+        let me = unsafe { libc::getpgrp() } as u32;
+        let own = format!("/proc/{}/stat", std::process::id());
+        let text = fs::read_to_string(own).expect("own stat");
+        assert_eq!(stat_pgrp(&text), Some(me));
+        assert!(group_ns(u32::MAX) == 0, "no such group");
+    }
 
     #[test]
     fn schedstat_is_run_time_then_wait() {

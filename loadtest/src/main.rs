@@ -9,7 +9,9 @@
 //! application, and `mediagw-load dial --url WS --to URI[,URI...]` only the outbound
 //! dialler (both for `loadtest/sipp/flood.sh`); `mediagw-load cps` the calls-per-second
 //! limit of one core; `mediagw-load soak-plot` draws the plot of `loadtest/soak.sh`;
-//! `mediagw-load bridge` ramps bridged pairs (relay latency and loss beside the echo's).
+//! `mediagw-load bridge` ramps bridged pairs (relay latency and loss beside the echo's);
+//! `mediagw-load scaleout` places calls through Kamailio to several nodes (per-node and
+//! total CPS and channels, the proxy's own cost).
 //! `--help` on each says more.
 //!
 //! Where things are: `cli` and `opts` (command line, run parameters), `density` (the
@@ -18,8 +20,8 @@
 //! application), `cost` and `cpu` (CPU time per packet from `/proc`), `cps` (calls per
 //! second on one core), `ramp` (steps and their verdicts), `control_plane` (SIPp CPS),
 //! `profile` (perf), `metrics` (`/metrics`), `report` (tables, JSON, Markdown, plots),
-//! `serve` and `dialer` (the `app` and `dial` modes), `bridge`, `soak_plot`, `host` (machine,
-//! limits, runtime).
+//! `serve` and `dialer` (the `app` and `dial` modes), `bridge`, `scaleout` and
+//! `scaleout_report` (nodes behind Kamailio), `soak_plot`, `host` (machine, limits, runtime).
 //! What it shares with the integration tests (the gateway launcher, SIPp, the API
 //! client, the SIP call leg) is in the `mediagw-testkit` crate.
 
@@ -43,6 +45,8 @@ mod ramp;
 mod report;
 mod rig;
 mod rtpengine;
+mod scaleout;
+mod scaleout_report;
 mod serve;
 mod sip;
 mod soak_plot;
@@ -88,6 +92,7 @@ fn main() {
         }),
         Some(Command::SoakPlot(a)) => soak_plot::run(a),
         Some(Command::Bridge(a)) => host::runtime().block_on(bridge::run(a)),
+        Some(Command::Scaleout(a)) => scaleout::run(a),
     };
     std::process::exit(code);
 }

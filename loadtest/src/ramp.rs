@@ -516,6 +516,7 @@ mod tests {
             gen_late_us: g,
             target_cpu: None,
             gen_cpu: None,
+            per_chan: Vec::new(),
         }
     }
 

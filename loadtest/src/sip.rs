@@ -198,24 +198,36 @@ impl SipDriver {
         Some(Established { idx, rtp, setup })
     }
 
-    /// Sends BYE on every established call and waits (bounded) for the answers; returns
-    /// how many were hung up.
+    /// Sends BYE on every established call and waits (bounded) for the answers,
+    /// retransmitting unanswered BYEs on T1 doubling up to 4 s (a burst of BYEs through a
+    /// proxy can overflow its socket); returns how many were hung up.
     pub async fn hangup_all(&mut self, limit: Duration) -> usize {
         let mut pending = HashSet::new();
-        let mut byes = Vec::new();
+        let mut byes = HashMap::new();
         for (id, c) in &mut self.calls {
             if !c.done && c.leg.to_tag().is_some() {
-                byes.push(c.leg.request(Method::Bye, None));
+                byes.insert(id.clone(), c.leg.request(Method::Bye, None).to_bytes());
                 pending.insert(id.clone());
             }
         }
         let sent = byes.len();
-        for bye in &byes {
-            self.send(bye).await;
+        for bye in byes.values() {
+            let _ = self.sock.send_to(bye, self.gw).await;
         }
         let start = Instant::now();
+        let mut resend_at = start + Duration::from_millis(500);
+        let mut interval = Duration::from_millis(500);
         let mut buf = vec![0u8; 65536];
         while !pending.is_empty() && start.elapsed() < limit {
+            if Instant::now() >= resend_at {
+                for id in &pending {
+                    if let Some(bye) = byes.get(id) {
+                        let _ = self.sock.send_to(bye, self.gw).await;
+                    }
+                }
+                interval = (interval * 2).min(Duration::from_secs(4));
+                resend_at = Instant::now() + interval;
+            }
             let Ok(Ok((n, _))) =
                 tokio::time::timeout(Duration::from_millis(200), self.sock.recv_from(&mut buf))
                     .await

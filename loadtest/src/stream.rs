@@ -81,6 +81,22 @@ pub struct WindowStats {
     pub target_cpu: Option<CpuUse>,
     /// The generator's streaming thread over the window.
     pub gen_cpu: Option<CpuUse>,
+    /// Each channel's share of `received`, `lost` and `late`, by channel index (for
+    /// figures per target when the channels go to several).
+    pub per_chan: Vec<ChanWindow>,
+}
+
+/// One channel's figures over a window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChanWindow {
+    /// Channel index.
+    pub idx: u32,
+    /// Packets received.
+    pub received: u64,
+    /// Packets lost.
+    pub lost: u64,
+    /// Packets off the grid by more than the late threshold.
+    pub late: u64,
 }
 
 fn hist() -> Histogram<u64> {
@@ -213,6 +229,8 @@ struct Chan {
     ts_ext_base: i64,
     last_ts: Option<u32>,
     prev_ext_seq: i64,
+    /// Late arrivals in the current window.
+    late: u64,
 }
 
 fn to_sockaddr(a: SocketAddr) -> libc::sockaddr_in {
@@ -356,6 +374,7 @@ impl State {
                     ts_ext_base: 0,
                     last_ts: None,
                     prev_ext_seq: -1,
+                    late: 0,
                 });
             }
             let c = &mut self.chans[i];
@@ -424,6 +443,7 @@ impl State {
                             c.seg.clear();
                             c.seg.reserve(dur.as_millis() as usize / 20 + 64);
                             c.seg_anchor = None;
+                            c.late = 0;
                         }
                         let start_ns = t0 + start_frame as i64 * FRAME_NS;
                         self.win = Some(Win {
@@ -444,6 +464,7 @@ impl State {
                                 gen_late_us: hist(),
                                 target_cpu: None,
                                 gen_cpu: None,
+                                per_chan: Vec::new(),
                             },
                             probe,
                             cpu_start: None,
@@ -695,7 +716,7 @@ impl State {
         let follows =
             c.last_seq.is_some() && (ts_ext - c.ts_ext_base) == (ext - c.prev_ext_seq) * 160;
         if marker || !follows || c.seg_anchor.is_none() {
-            flush(&mut c.seg, &mut w.stats, w.late_ns);
+            c.late += flush(&mut c.seg, &mut w.stats, w.late_ns);
             c.seg_anchor = Some((rx_ns, ts_ext));
         }
         if let Some((a_rx, a_ts)) = c.seg_anchor {
@@ -724,16 +745,23 @@ impl State {
             w.stats.gen_cpu = g0.zip(g1).map(|(a, b)| CpuUse::between(&a, &b));
         }
         let frames = ((w.end_ns - w.start_ns) / FRAME_NS) as u64;
-        for c in &mut self.chans {
-            flush(&mut c.seg, &mut w.stats, w.late_ns);
+        for (i, c) in self.chans.iter_mut().enumerate() {
+            c.late += flush(&mut c.seg, &mut w.stats, w.late_ns);
             c.seg_anchor = None;
-            if c.rx == 0 {
+            let lost = if c.rx == 0 {
                 w.stats.dead += 1;
-                w.stats.lost += frames;
+                frames
             } else {
                 let expected = (c.max_ext - c.first_ext + 1).max(0) as u64;
-                w.stats.lost += expected.saturating_sub(c.rx);
-            }
+                expected.saturating_sub(c.rx)
+            };
+            w.stats.lost += lost;
+            w.stats.per_chan.push(ChanWindow {
+                idx: i as u32,
+                received: c.rx,
+                lost,
+                late: c.late,
+            });
             c.plans.clear();
             c.next_plan = 0;
         }
@@ -741,18 +769,22 @@ impl State {
     }
 }
 
-/// Records one segment's deviations (each offset minus the segment's smallest).
-fn flush(seg: &mut Vec<i64>, st: &mut WindowStats, late_ns: i64) {
+/// Records one segment's deviations (each offset minus the segment's smallest); how many
+/// were late.
+fn flush(seg: &mut Vec<i64>, st: &mut WindowStats, late_ns: i64) -> u64 {
+    let mut late = 0;
     if let Some(&min) = seg.iter().min() {
         for &o in seg.iter() {
             let dev = o - min;
             if dev > late_ns {
-                st.late += 1;
+                late += 1;
             }
             let _ = st.deviation_us.record((dev / 1000) as u64 + 1);
         }
     }
+    st.late += late;
     seg.clear();
+    late
 }
 
 fn cmsg_time(h: &libc::msghdr) -> Option<i64> {

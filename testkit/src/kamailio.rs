@@ -25,8 +25,10 @@ fn config() -> PathBuf {
     crate::repo_path("tests/data/kamailio/rr-proxy.cfg")
 }
 
+const BINARIES: [&str; 2] = ["/usr/sbin/kamailio", "/usr/local/sbin/kamailio"];
+
 fn binary() -> PathBuf {
-    ["/usr/sbin/kamailio", "/usr/local/sbin/kamailio"]
+    BINARIES
         .iter()
         .map(PathBuf::from)
         .find(|p| p.exists())
@@ -38,7 +40,12 @@ struct Setup {
     config: PathBuf,
     ip: [u8; 4],
     defines: Vec<String>,
+    /// Shared memory, MB (`-m`): transactions live there.
+    shm_mb: u32,
 }
+
+/// The shared memory of a test proxy, MB: plenty for a few calls at a time.
+const TEST_SHM_MB: u32 = 32;
 
 impl Kamailio {
     /// A proxy on a free loopback port that record-routes initial requests and sends
@@ -51,6 +58,7 @@ impl Kamailio {
             config: config(),
             ip: [127, 0, 0, 1],
             defines,
+            shm_mb: TEST_SHM_MB,
         })
     }
 
@@ -58,18 +66,48 @@ impl Kamailio {
     /// address) in front of `nodes`, probing them every `ping_secs` seconds; `list` is
     /// where its dispatcher list is written (it must outlive the proxy).
     pub fn dispatcher(ip: [u8; 4], nodes: &[SocketAddr], ping_secs: u32, list: &Path) -> Kamailio {
+        Self::dispatcher_with(ip, nodes, ping_secs, list, true, TEST_SHM_MB)
+    }
+
+    /// As [`Kamailio::dispatcher`]; `trace` false leaves out the log line per request and
+    /// reply (a load run measuring the proxy's own cost must not pay for it); `shm_mb` of
+    /// shared memory (each transaction lives there for seconds after it ends: hundreds of
+    /// calls per second need hundreds of MB).
+    pub fn dispatcher_with(
+        ip: [u8; 4],
+        nodes: &[SocketAddr],
+        ping_secs: u32,
+        list: &Path,
+        trace: bool,
+        shm_mb: u32,
+    ) -> Kamailio {
         let text: String = nodes.iter().map(|n| format!("1 sip:{n}\n")).collect();
         std::fs::write(list, text).expect("write the dispatcher list");
+        let mut defines = vec![
+            format!("DS_LIST=\"{}\"", list.display()),
+            format!("PING_INTERVAL={ping_secs}"),
+            "FR_TIMER_MS=1500".to_string(),
+        ];
+        if trace {
+            defines.push("TRACE".to_string());
+        }
         Self::start_setup(&Setup {
             config: crate::repo_path("deploy/kamailio/kamailio.cfg"),
             ip,
-            defines: vec![
-                format!("DS_LIST=\"{}\"", list.display()),
-                format!("PING_INTERVAL={ping_secs}"),
-                "FR_TIMER_MS=1500".to_string(),
-                "TRACE".to_string(),
-            ],
+            defines,
+            shm_mb,
         })
+    }
+
+    /// Is Kamailio installed (tests/setup.sh installs it)?
+    pub fn available() -> bool {
+        BINARIES.iter().any(|p| Path::new(p).exists())
+    }
+
+    /// The process id of its main process, which leads the process group of all its
+    /// processes (for their CPU time).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     fn start_setup(setup: &Setup) -> Kamailio {
@@ -87,7 +125,9 @@ impl Kamailio {
         let mut cmd = Command::new(binary());
         cmd.arg("-f")
             .arg(&setup.config)
-            .args(["-DD", "-E", "-n", "2", "-m", "32", "-M", "8", "-l"])
+            .args(["-DD", "-E", "-n", "2", "-m"])
+            .arg(setup.shm_mb.to_string())
+            .args(["-M", "8", "-l"])
             .arg(format!("udp:{addr}"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -1,8 +1,10 @@
 //! [`CallLeg`]: the calling side of one call placed by a test UA (RFC 3261 §12.1.2,
 //! §13.2.2.4, §17.1.1.3), sans-IO: it builds the requests with the gateway's own
 //! [`Message`] and learns the dialog from the responses it is shown. In-dialog requests
-//! go to the address the INVITE went to, with the INVITE's Request-URI (the gateway does
-//! not record-route).
+//! go to the address the INVITE went to. Without a Record-Route in the 2xx (the gateway
+//! itself does not record-route) they keep the INVITE's Request-URI; behind a
+//! record-routing proxy (§12.1.2) they carry the route set (the 2xx's Record-Route
+//! reversed) as Route headers and the callee's Contact as Request-URI.
 
 use std::net::SocketAddr;
 
@@ -18,6 +20,10 @@ pub struct CallLeg {
     from_tag: String,
     to_tag: Option<String>,
     cseq: u32,
+    /// The 2xx's Record-Route reversed (empty: no proxy record-routed).
+    route_set: Vec<String>,
+    /// The 2xx's Contact URI (the Request-URI of in-dialog requests behind a proxy).
+    remote_target: Option<String>,
 }
 
 /// A 200 OK to a request of the gateway (BYE, INFO, OPTIONS, UPDATE...).
@@ -44,6 +50,8 @@ impl CallLeg {
             from_tag: from_tag.to_string(),
             to_tag: None,
             cseq: 1,
+            route_set: Vec::new(),
+            remote_target: None,
         }
     }
 
@@ -65,14 +73,25 @@ impl CallLeg {
         m
     }
 
-    /// Learns the gateway's tag from a 2xx to the INVITE; true the first time (a
-    /// retransmitted 2xx is false). Each 2xx wants [`CallLeg::ack`].
+    /// Learns the gateway's tag from a 2xx to the INVITE, with the route set and remote
+    /// target when a proxy record-routed; true the first time (a retransmitted 2xx is
+    /// false). Each 2xx wants [`CallLeg::ack`].
     pub fn answered(&mut self, ok: &Message) -> bool {
         let first = self.to_tag.is_none();
         if let Some(tag) = ok.to_tag() {
             self.to_tag = Some(tag);
+            if first {
+                self.route_set = ok.headers("Record-Route").map(str::to_string).collect();
+                self.route_set.reverse();
+                self.remote_target = ok.contacts().first().map(|c| c.uri.clone());
+            }
         }
         first && self.to_tag.is_some()
+    }
+
+    /// The route set learnt from the 2xx (the proxies that record-routed, nearest first).
+    pub fn route_set(&self) -> &[String] {
+        &self.route_set
     }
 
     /// The ACK of a 2xx to the INVITE (its own transaction, CSeq 1 ACK).
@@ -118,8 +137,20 @@ impl CallLeg {
         if let Some(t) = to_tag {
             to.set_tag(t);
         }
-        let mut m = Message::request(method.clone(), &self.uri);
+        // In-dialog requests behind a record-routing proxy: to the remote target, along
+        // the route set (the proxies are loose routers).
+        let in_dialog = to_tag.is_some() && !self.route_set.is_empty();
+        let uri = match (&self.remote_target, in_dialog) {
+            (Some(t), true) => t.as_str(),
+            _ => self.uri.as_str(),
+        };
+        let mut m = Message::request(method.clone(), uri);
         m.add_header("Via", &self.via(&method, cseq));
+        if in_dialog {
+            for r in &self.route_set {
+                m.add_header("Route", r);
+            }
+        }
         m.add_header("Max-Forwards", "70");
         m.add_header("From", &from.to_string());
         m.add_header("To", &to.to_string());
@@ -187,6 +218,47 @@ mod tests {
         ));
         assert_eq!(info.cseq(), Some((3, Method::Info)));
         assert_eq!(info.body, b"Signal=5\r\n");
+    }
+
+    #[test]
+    fn behind_a_record_routing_proxy_in_dialog_requests_follow_the_route_set() {
+        let mut leg = leg();
+        let inv = reparsed(&leg.invite(""));
+        let mut ok = ok_to(&inv);
+        ok.set_to_tag("gw3");
+        ok.add_header("Record-Route", "<sip:127.0.0.10;lr;ftag=t1>");
+        ok.add_header("Record-Route", "<sip:127.0.0.11;lr>");
+        ok.add_header("Contact", "<sip:node@127.0.0.3:5060>");
+        assert!(leg.answered(&ok));
+        assert_eq!(
+            leg.route_set(),
+            ["<sip:127.0.0.11;lr>", "<sip:127.0.0.10;lr;ftag=t1>"]
+        );
+        for m in [
+            reparsed(&leg.ack()),
+            reparsed(&leg.request(Method::Bye, None)),
+        ] {
+            assert_eq!(m.request_uri(), Some("sip:node@127.0.0.3:5060"), "{m:?}");
+            let routes: Vec<&str> = m.headers("Route").collect();
+            assert_eq!(
+                routes,
+                ["<sip:127.0.0.11;lr>", "<sip:127.0.0.10;lr;ftag=t1>"]
+            );
+        }
+        let direct = {
+            let mut l = self::leg();
+            let mut ok = ok_to(&l.invite(""));
+            ok.set_to_tag("gw4");
+            ok.add_header("Contact", "<sip:node@127.0.0.3:5060>");
+            l.answered(&ok);
+            reparsed(&l.ack())
+        };
+        assert_eq!(
+            direct.request_uri(),
+            Some("sip:100@127.0.0.1:5060"),
+            "no Record-Route: the INVITE's Request-URI, as before"
+        );
+        assert_eq!(direct.header_count("Route"), 0);
     }
 
     #[test]
