@@ -9,7 +9,8 @@
 //! application, and `mediagw-load dial --url WS --to URI[,URI...]` only the outbound
 //! dialler (both for `loadtest/sipp/flood.sh`); `mediagw-load cps` the calls-per-second
 //! limit of one core; `mediagw-load soak-plot` draws the plot of `loadtest/soak.sh`;
-//! `mediagw-load bridge` ramps bridged pairs (relay latency and loss beside the echo's).
+//! `mediagw-load bridge` ramps bridged pairs (relay latency and loss beside the echo's);
+//! `mediagw-load conf` conferences of 3 and of 50 (loss, own voice, missing talkers).
 //! `--help` on each says more.
 //!
 //! Where things are: `cli` and `opts` (command line, run parameters), `density` (the
@@ -18,7 +19,8 @@
 //! application), `cost` and `cpu` (CPU time per packet from `/proc`), `cps` (calls per
 //! second on one core), `ramp` (steps and their verdicts), `control_plane` (SIPp CPS),
 //! `profile` (perf), `metrics` (`/metrics`), `report` (tables, JSON, Markdown, plots),
-//! `serve` and `dialer` (the `app` and `dial` modes), `bridge`, `soak_plot`, `host` (machine,
+//! `serve` and `dialer` (the `app` and `dial` modes), `bridge`, `conf` and `voice` (the
+//! conference run and its signal), `soak_plot`, `host` (machine,
 //! limits, runtime).
 //! What it shares with the integration tests (the gateway launcher, SIPp, the API
 //! client, the SIP call leg) is in the `mediagw-testkit` crate.
@@ -27,6 +29,7 @@ mod app;
 mod bridge;
 mod ceiling;
 mod cli;
+mod conf;
 mod control_plane;
 mod cost;
 mod cps;
@@ -47,6 +50,7 @@ mod serve;
 mod sip;
 mod soak_plot;
 mod stream;
+mod voice;
 
 use clap::Parser;
 
@@ -88,6 +92,7 @@ fn main() {
         }),
         Some(Command::SoakPlot(a)) => soak_plot::run(a),
         Some(Command::Bridge(a)) => host::runtime().block_on(bridge::run(a)),
+        Some(Command::Conf(a)) => host::runtime().block_on(conf::run(a)),
     };
     std::process::exit(code);
 }
