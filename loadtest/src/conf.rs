@@ -25,6 +25,11 @@ use crate::sip::SipDriver;
 use crate::stream::{Ctl, Demux, Streamer, WindowStats};
 use crate::voice::Voices;
 
+/// The gateway's jitter-buffer delay (`JB_PREFILL`, 2 frames, in
+/// `src/media/channel/mod.rs`): a frame the generator sends later than this after its
+/// deadline can arrive after its playout time and be dropped as late, by design.
+const JITTER_DELAY_US: u64 = 40_000;
+
 /// One measured step.
 struct Row {
     size: u32,
@@ -38,6 +43,18 @@ struct Row {
 impl Row {
     fn gen_bound(&self, late_ms: u64) -> bool {
         pct(&self.w.gen_late_us)[1] > late_ms * 1000
+    }
+
+    /// Frames the generator sent later than the gateway's jitter-buffer delay.
+    fn stalled_sends(&self) -> u64 {
+        let h = &self.w.gen_late_us;
+        h.len().saturating_sub(h.count_between(0, JITTER_DELAY_US))
+    }
+
+    /// Can the generator's stalls explain the missing-talker frames? Each stalled send
+    /// can cost each other member of its conference one frame of that talker.
+    fn missing_explained(&self) -> bool {
+        self.w.voice.missing <= self.stalled_sends() * u64::from(self.size.saturating_sub(1))
     }
 
     /// What failed in the step (empty: nothing).
@@ -62,10 +79,12 @@ impl Row {
         f
     }
 
-    /// Own voice, missing talkers or nothing judged at a load the generator kept up with.
+    /// Own voice, missing talkers (more than the generator's stalls explain) or nothing
+    /// judged at a load the generator kept up with.
     fn voice_error(&self, late_ms: u64) -> bool {
         let v = &self.w.voice;
-        !self.gen_bound(late_ms) && (v.own > 0 || v.missing > 0 || v.judged == 0)
+        !self.gen_bound(late_ms)
+            && (v.own > 0 || (v.missing > 0 && !self.missing_explained()) || v.judged == 0)
     }
 }
 
@@ -187,25 +206,51 @@ fn report(a: &ConfArgs, rows: &[Row]) -> String {
         "# Conferences (one media worker, {} s windows after {} s of warm-up)\n\n",
         a.window_secs, a.warmup_secs
     ));
-    t.push_str("| size | talkers | members | conferences | frames received / expected | loss % | late % | frames judged | own-voice frames | missing-talker frames | members hearing themselves / missing a talker | weakest other talker / loudest own tone | gateway CPU µs per member-second | media worker busy % | generator late p99 µs | bound |\n");
-    t.push_str("|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---|\n");
+    t.push_str("| size | talkers | members | conferences | frames received / expected | loss % | late % | frames judged | own-voice frames | missing-talker frames | members hearing themselves / missing a talker | weakest other talker / loudest own tone | gateway CPU µs per member-second | media worker busy % / waited % | generator late p99 µs / busy % | generator sends > 40 ms late | bound |\n");
+    t.push_str(
+        "|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|---|---:|---|---|---:|---|\n",
+    );
     for r in rows {
         let w = &r.w;
         let member_secs = f64::from(r.members) * a.window_secs as f64;
-        let busy = w
-            .target_cpu
+        let busy = w.target_cpu.as_ref().map_or("-".to_string(), |c| {
+            format!("{:.1} / {:.1}", 100.0 * c.busy(), 100.0 * c.waited())
+        });
+        let gen_busy = w
+            .gen_cpu
             .as_ref()
-            .map_or("-".to_string(), |c| format!("{:.1}", 100.0 * c.busy()));
+            .map_or("-".to_string(), |c| format!("{:.0}", 100.0 * c.busy()));
         let fails = r.failures();
         let bound = if r.gen_bound(a.late_ms) {
             "generator late".to_string()
         } else if fails.is_empty() {
             "held".to_string()
+        } else if fails
+            .iter()
+            .all(|f| ["missing talkers", "late", "loss"].contains(f))
+            && r.w.voice.missing > 0
+            && r.missing_explained()
+        {
+            format!(
+                "generator stalls ({} sends > {} ms late): {}",
+                r.stalled_sends(),
+                JITTER_DELAY_US / 1000,
+                fails.join(", ")
+            )
         } else {
-            format!("gateway: {}", fails.join(", "))
+            let waited = w.target_cpu.as_ref().map_or(0.0, |c| c.waited());
+            let starved = if waited > 0.1 {
+                format!(
+                    " (its worker waited {:.0} % of the window for its core)",
+                    100.0 * waited
+                )
+            } else {
+                String::new()
+            };
+            format!("gateway: {}{starved}", fails.join(", "))
         };
         t.push_str(&format!(
-            "| {} | {} | {} | {} | {} / {} | {:.3} | {:.3} | {} | {} | {} | {} / {} | {:.2} / {:.3} | {:.1} | {busy} | {} | {bound} |\n",
+            "| {} | {} | {} | {} | {} / {} | {:.3} | {:.3} | {} | {} | {} | {} / {} | {:.2} / {:.3} | {:.1} | {busy} | {} / {gen_busy} | {} | {bound} |\n",
             r.size,
             r.talkers,
             r.members,
@@ -223,6 +268,7 @@ fn report(a: &ConfArgs, rows: &[Row]) -> String {
             w.voice.loudest_own,
             r.cpu_us as f64 / member_secs.max(1.0),
             pct(&w.gen_late_us)[1],
+            r.stalled_sends(),
         ));
     }
     t.push_str(&format!(
@@ -234,9 +280,14 @@ fn report(a: &ConfArgs, rows: &[Row]) -> String {
          of a rotation are not judged. Loss: frames missing from the span of RTP timestamps \
          each member received in the window (a dead member: the whole window). Late: arrivals \
          more than {} ms off the 20 ms grid. Gateway CPU: the whole process's utime+stime \
-         (/proc) over the window per member-second; busy: the media worker thread's share of \
-         its core. The generator is the bound when its own sends are more than the late \
-         threshold behind (p99).\n",
+         (/proc) over the window per member-second; busy / waited: the media worker thread's \
+         share of the wall time on its core / runnable but waiting for it (other processes on \
+         its core). Generator: its sends' lateness against their deadlines (p99) and its streaming \
+         thread's share of its core. The generator is the bound when its own sends are more than the late \
+         threshold behind (p99); a frame it sent more than the gateway's jitter-buffer delay (40 ms) \
+         late may be dropped by the gateway as late, by design, and cost each other member one \
+         frame of that talker: missing-talker frames no more than those sends times the other \
+         members are put down to the generator's stalls.\n",
         crate::voice::FREQS.map(|f| f.to_string()).join(", "),
         crate::voice::AMP,
         crate::voice::TALKERS,
