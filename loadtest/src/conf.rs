@@ -272,7 +272,8 @@ fn report(a: &ConfArgs, rows: &[Row]) -> String {
         ));
     }
     t.push_str(&format!(
-        "\nSignal: every talker a steady tone ({} Hz, amplitude {}), measured in every frame a \
+        "\nSignal: every talker a steady tone ({} Hz; in rotating conferences odd rotations use \
+         {} Hz; amplitude {}), measured in every frame a \
          member receives (decoded PCMU, one DFT bin per talker). Own voice: the member's own \
          tone at 1/8 of a talker or more; missing talker: another talker's tone under half; the weakest other talker and the loudest own tone heard in any judged \
          frame are given in talkers (1.00: a talker's amplitude). In \
@@ -288,7 +289,8 @@ fn report(a: &ConfArgs, rows: &[Row]) -> String {
          late may be dropped by the gateway as late, by design, and cost each other member one \
          frame of that talker: missing-talker frames no more than those sends times the other \
          members are put down to the generator's stalls.\n",
-        crate::voice::FREQS.map(|f| f.to_string()).join(", "),
+        crate::voice::FREQS[0].map(|f| f.to_string()).join(", "),
+        crate::voice::FREQS[1].map(|f| f.to_string()).join(", "),
         crate::voice::AMP,
         crate::voice::TALKERS,
         a.rotate_secs,

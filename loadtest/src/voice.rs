@@ -3,19 +3,22 @@
 //!
 //! Channel `idx` is member `idx % size` of conference `idx / size`. At any time `T =
 //! min(TALKERS, size)` members of a conference talk, talker `j` a steady sine of
-//! [`FREQS`]`[j]` at [`AMP`]; the others send µ-law silence. In a conference of 3 every
+//! [`FREQS`]`[set][j]` at [`AMP`]; the others send µ-law silence. In a conference of 3 every
 //! member talks, always, each its own frequency. In a conference of 50 three talk and 47
 //! are silent (as in a real large conference); the talkers rotate every `rot_frames`
 //! frames, so over a run every member both talks (its own voice must be absent from what
 //! it hears) and listens. Conference `c` starts its rotation `c` members further on, so
-//! neighbouring conferences do not put the same tones on the same member indices.
+//! neighbouring conferences do not put the same tones on the same member indices. Even
+//! rotations use the first set of frequencies, odd ones the second: a tone the previous
+//! talkers left in a late frame is never taken for a current talker or a member's own
+//! voice (with one set, the previous talker `j` would sound like the new talker `j`).
 //!
 //! Every frequency is a multiple of 50 Hz: a 160-sample frame holds whole periods, so
 //! every frame a talker sends is the same 160 bytes, and whatever offset the gateway's
 //! mixer cuts a frame at, each tone sits exactly on a bin of a 160-point DFT (no leakage
-//! between tones). The frequencies (450, 1150, 1950 Hz) are apart from one another's odd
-//! harmonics and third-order intermodulation products (µ-law is an odd companding curve)
-//! and from the DTMF pairs. A received PCMU frame is decoded and its amplitude at each
+//! between tones). The six frequencies are apart from one another's odd harmonics and
+//! third-order intermodulation products (µ-law is an odd companding curve; none lands on
+//! another's bin) and from the DTMF tones. A received PCMU frame is decoded and its amplitude at each
 //! talker frequency measured (a DFT bin by dot product):
 //!
 //! - own voice: the member is a talker and its own frequency is at [`OWN`] or above (the
@@ -28,10 +31,11 @@
 
 use mediagw::codec::{ULAW_TO_LINEAR, encode_ulaw};
 
-/// Talker frequencies, Hz (multiples of 50 Hz: whole periods in one 160-sample frame).
-pub const FREQS: [u32; 3] = [450, 1150, 1950];
+/// Talker frequencies, Hz, two sets (even and odd rotations; multiples of 50 Hz: whole
+/// periods in one 160-sample frame).
+pub const FREQS: [[u32; 3]; 2] = [[450, 1150, 1950], [1400, 1700, 2550]];
 /// Most simultaneous talkers in one conference.
-pub const TALKERS: u32 = FREQS.len() as u32;
+pub const TALKERS: u32 = FREQS[0].len() as u32;
 /// A talker's amplitude (three of them sum to 15000: no clipping).
 pub const AMP: f32 = 5000.0;
 /// A talker is heard at this amplitude or more.
@@ -105,10 +109,10 @@ pub struct Voices {
     talkers: u32,
     rot_frames: u64,
     guard_ns: i64,
-    /// Talker `j`'s frame, µ-law.
-    frames: Vec<[u8; N]>,
-    /// Talker `j`'s DFT basis: cos and sin of its bin.
-    basis: Vec<([f32; N], [f32; N])>,
+    /// Talker `j`'s frame, µ-law, per frequency set.
+    frames: [Vec<[u8; N]>; 2],
+    /// Talker `j`'s DFT basis (cos and sin of its bin), per frequency set.
+    basis: [Vec<([f32; N], [f32; N])>; 2],
 }
 
 impl Voices {
@@ -117,23 +121,27 @@ impl Voices {
     /// not judged.
     pub fn new(size: u32, rot_frames: u64, guard_ms: u64) -> Voices {
         let talkers = TALKERS.min(size.max(1));
-        let mut frames = Vec::new();
-        let mut basis = Vec::new();
-        for &f in &FREQS[..talkers as usize] {
+        let mut frames: [Vec<[u8; N]>; 2] = Default::default();
+        let mut basis: [Vec<([f32; N], [f32; N])>; 2] = Default::default();
+        for (set, &f) in FREQS
+            .iter()
+            .enumerate()
+            .flat_map(|(set, fs)| fs[..talkers as usize].iter().map(move |f| (set, f)))
+        {
             let w = 2.0 * std::f64::consts::PI * f64::from(f) / 8000.0;
             let pcm: Vec<i16> = (0..N)
                 .map(|n| (f64::from(AMP) * (w * n as f64).sin()).round() as i16)
                 .collect();
             let mut law = [0u8; N];
             encode_ulaw(&pcm, &mut law);
-            frames.push(law);
+            frames[set].push(law);
             let mut c = [0f32; N];
             let mut s = [0f32; N];
             for n in 0..N {
                 c[n] = (w * n as f64).cos() as f32;
                 s[n] = (w * n as f64).sin() as f32;
             }
-            basis.push((c, s));
+            basis[set].push((c, s));
         }
         Voices {
             size: size.max(1),
@@ -154,7 +162,12 @@ impl Voices {
         self.size > self.talkers
     }
 
-    /// Which talker (index into [`FREQS`]) channel `idx` is in rotation `r`, if any.
+    /// The frequency set of rotation `r`.
+    fn set(&self, r: u64) -> usize {
+        if self.rotates() { (r % 2) as usize } else { 0 }
+    }
+
+    /// Which talker (index into a set of [`FREQS`]) channel `idx` is in rotation `r`.
     fn talker(&self, idx: u32, r: u64) -> Option<usize> {
         let (c, m) = (idx / self.size, idx % self.size);
         let r = if self.rotates() { r } else { 0 };
@@ -166,8 +179,8 @@ impl Voices {
     /// What channel `idx` sends in frame `frame` (of the streamer's grid): its talker's
     /// tone, or `None` for silence.
     pub fn payload(&self, idx: u32, frame: u64) -> Option<&[u8; N]> {
-        self.talker(idx, frame / self.rot_frames)
-            .map(|j| &self.frames[j])
+        let r = frame / self.rot_frames;
+        self.talker(idx, r).map(|j| &self.frames[self.set(r)][j])
     }
 
     /// Judges the PCMU `payload` channel `idx` received `since_ns` after the streamer's
@@ -180,7 +193,8 @@ impl Voices {
         if self.rotates() && since_ns % rot_ns < self.guard_ns {
             return Verdict::default();
         }
-        let own = self.talker(idx, (since_ns / rot_ns) as u64);
+        let r = (since_ns / rot_ns) as u64;
+        let own = self.talker(idx, r);
         let mut pcm = [0f32; N];
         for (x, &b) in pcm.iter_mut().zip(payload) {
             *x = f32::from(ULAW_TO_LINEAR[b as usize]);
@@ -190,7 +204,7 @@ impl Voices {
             weakest: AMP,
             ..Verdict::default()
         };
-        for (j, (c, s)) in self.basis.iter().enumerate() {
+        for (j, (c, s)) in self.basis[self.set(r)].iter().enumerate() {
             let a = amplitude(&pcm, c, s);
             if Some(j) == own {
                 v.own_amp = a;
@@ -306,6 +320,28 @@ mod tests {
             }
             // Just after the rotation: not judged.
             assert!(!v.judge(50, at(r * 150 + 5), &[0xff; N]).judged);
+        }
+        // A frame late from the previous rotation (its talkers, the other set) next to the
+        // current talkers: neither own voice nor a talker taken for another.
+        let (r, frame) = (7u64, 7 * 150 + 75);
+        for idx in 50..100 {
+            let now = mix(&v, idx, frame, 0, false);
+            let stale = mix(&v, idx, frame - 150, 0, false);
+            let both: Vec<u8> = now
+                .iter()
+                .zip(&stale)
+                .map(|(&a, &b)| {
+                    let s = i32::from(ULAW_TO_LINEAR[a as usize])
+                        + i32::from(ULAW_TO_LINEAR[b as usize]);
+                    mediagw::codec::linear_to_ulaw(s.clamp(-32768, 32767) as i16)
+                })
+                .collect();
+            let verdict = v.judge(idx, at(frame), &both);
+            assert!(
+                verdict.judged && !verdict.own && !verdict.missing,
+                "{idx} r{r} {verdict:?}"
+            );
+            assert!(verdict.own_amp / AMP < 0.05, "{verdict:?}");
         }
         // Over 17 rotations every member of 50 talked.
         let talked = (0..50u32).filter(|&i| (0..17).any(|r| v.payload(i, r * 150).is_some()));
