@@ -1,8 +1,8 @@
 //! The bench application: a real client of the sys.call JSON-RPC WebSocket API. It
 //! answers every incoming call and runs a scenario on it: IVR (collect digits over a
 //! long prompt, harvested on demand), recording, or answer + prompt + hang-up (for the
-//! SIPp control-plane runs), bridging pairs of calls, or conferences. Calls are matched to channels by
-//! the From user `load-<idx>`.
+//! SIPp control-plane runs), bridging pairs of calls, or entering conferences. Calls are
+//! matched to channels by the From user `load-<idx>`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
