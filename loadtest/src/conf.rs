@@ -272,23 +272,25 @@ fn report(a: &ConfArgs, rows: &[Row]) -> String {
         ));
     }
     t.push_str(&format!(
-        "\nSignal: every talker a steady tone ({} Hz; in rotating conferences odd rotations use \
-         {} Hz; amplitude {}), measured in every frame a \
-         member receives (decoded PCMU, one DFT bin per talker). Own voice: the member's own \
-         tone at 1/8 of a talker or more; missing talker: another talker's tone under half; the weakest other talker and the loudest own tone heard in any judged \
-         frame are given in talkers (1.00: a talker's amplitude). In \
-         conferences larger than {} the talkers rotate every {} s and frames heard within {} ms \
-         of a rotation are not judged. Loss: frames missing from the span of RTP timestamps \
-         each member received in the window (a dead member: the whole window). Late: arrivals \
-         more than {} ms off the 20 ms grid. Gateway CPU: the whole process's utime+stime \
-         (/proc) over the window per member-second; busy / waited: the media worker thread's \
-         share of the wall time on its core / runnable but waiting for it (other processes on \
-         its core). Generator: its sends' lateness against their deadlines (p99) and its streaming \
-         thread's share of its core. The generator is the bound when its own sends are more than the late \
-         threshold behind (p99); a frame it sent more than the gateway's jitter-buffer delay (40 ms) \
-         late may be dropped by the gateway as late, by design, and cost each other member one \
-         frame of that talker: missing-talker frames no more than those sends times the other \
-         members are put down to the generator's stalls.\n",
+        "\nSignal: every talker a steady tone ({} Hz; in rotating conferences odd \
+         rotations use {} Hz; amplitude {}), measured in every frame a member receives \
+         (decoded PCMU, one DFT bin per talker). Own voice: the member's own tone at 1/8 \
+         of a talker or more; missing talker: another talker's tone under half; the \
+         weakest other talker and the loudest own tone heard in any judged frame are \
+         given in talkers (1.00: a talker's amplitude). In conferences larger than {} the \
+         talkers rotate every {} s and frames heard within {} ms of a rotation are not \
+         judged. Loss: frames missing from the span of RTP timestamps each member \
+         received in the window (a dead member: the whole window). Late: arrivals more \
+         than {} ms off the 20 ms grid. Gateway CPU: the whole process's utime+stime \
+         (/proc) over the window per member-second; busy / waited: the media worker \
+         thread's share of the wall time on its core / runnable but waiting for it (other \
+         processes on its core). Generator: its sends' lateness against their deadlines \
+         (p99) and its streaming thread's share of its core. The generator is the bound \
+         when its own sends are more than the late threshold behind (p99); a frame it \
+         sent more than the gateway's jitter-buffer delay (40 ms) late may be dropped by \
+         the gateway as late, by design, and cost each other member one frame of that \
+         talker: missing-talker frames no more than those sends times the other members \
+         are put down to the generator's stalls.\n",
         crate::voice::FREQS[0].map(|f| f.to_string()).join(", "),
         crate::voice::FREQS[1].map(|f| f.to_string()).join(", "),
         crate::voice::AMP,

@@ -18,8 +18,8 @@
 //! mixer cuts a frame at, each tone sits exactly on a bin of a 160-point DFT (no leakage
 //! between tones). The six frequencies are apart from one another's odd harmonics and
 //! third-order intermodulation products (µ-law is an odd companding curve; none lands on
-//! another's bin) and from the DTMF tones. A received PCMU frame is decoded and its amplitude at each
-//! talker frequency measured (a DFT bin by dot product):
+//! another's bin) and from the DTMF tones. A received PCMU frame is decoded and its
+//! amplitude at each talker frequency measured (a DFT bin by dot product):
 //!
 //! - own voice: the member is a talker and its own frequency is at [`OWN`] or above (the
 //!   N-1 mix must remove it exactly: this is 1/8 of a talker);
