@@ -1,8 +1,8 @@
 //! The bench application: a real client of the sys.call JSON-RPC WebSocket API. It
 //! answers every incoming call and runs a scenario on it: IVR (collect digits over a
 //! long prompt, harvested on demand), recording, or answer + prompt + hang-up (for the
-//! SIPp control-plane runs), or bridging pairs of calls. Calls are matched to channels by
-//! the From user `load-<idx>`.
+//! SIPp control-plane runs), bridging pairs of calls, or entering conferences. Calls are
+//! matched to channels by the From user `load-<idx>`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,6 +30,18 @@ pub enum Scenario {
     /// are answered: pairs of channels that offered the same thing, so the bridge takes
     /// the straight relay path (`mediagw-load bridge`). `started` counts bridges.
     Bridge,
+    /// Answer, then enter channel `i` into conference `i / size` (`sys.conf.construct`
+    /// at its first answered member, `max_parts` = `size`; `sys.call.conf_enter` with
+    /// voice mode 1, talk and listen) (`mediagw-load conf`). `started` counts members in.
+    Conf { size: u32 },
+}
+
+/// A conference of the `Conf` scenario.
+enum ConfSlot {
+    /// `sys.conf.construct` sent; these calls wait to enter.
+    Constructing(Vec<String>),
+    /// Constructed: its res_id.
+    Ready(String),
 }
 
 /// Counters shared with the driver.
@@ -82,6 +94,7 @@ impl App {
             calls: HashMap::new(),
             harvest: None,
             unpaired: HashMap::new(),
+            confs: HashMap::new(),
             counters: counters.clone(),
             first_error: first_error.clone(),
         };
@@ -145,6 +158,8 @@ struct Task {
     harvest: Option<Harvest>,
     /// `Bridge`: answered channels waiting for their partner, by channel.
     unpaired: HashMap<u32, String>,
+    /// `Conf`: the conferences, by index.
+    confs: HashMap<u32, ConfSlot>,
     counters: Arc<AppCounters>,
     first_error: Arc<std::sync::Mutex<Option<String>>>,
 }
@@ -195,6 +210,47 @@ impl Task {
                     self.unpaired.insert(idx, res.to_string());
                 }
             },
+            Scenario::Conf { size } => {
+                let c = idx / size.max(1);
+                match self.confs.get_mut(&c) {
+                    Some(ConfSlot::Ready(conf)) => {
+                        let conf = conf.clone();
+                        self.conf_enter(out, res, &conf);
+                    }
+                    Some(ConfSlot::Constructing(waiting)) => waiting.push(res.to_string()),
+                    None => {
+                        self.confs
+                            .insert(c, ConfSlot::Constructing(vec![res.to_string()]));
+                        // The conference's index rides in user_data (and names the
+                        // pending request: see `run`).
+                        self.req(
+                            out,
+                            "sys.conf.construct",
+                            json!({"max_seconds": 3600, "max_parts": size, "user_data": format!("{c}")}),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn conf_enter(&mut self, out: &mut Out, res: &str, conf: &str) {
+        self.req(
+            out,
+            "sys.call.conf_enter",
+            json!({"res_id": res, "conf_res_id": conf, "max_seconds": 3600, "voice_mode": 1}),
+        );
+    }
+
+    /// `Conf`: conference `c` is constructed as `conf`: its waiting calls enter.
+    fn constructed(&mut self, out: &mut Out, c: &str, conf: &str) {
+        let Ok(c) = c.parse::<u32>() else { return };
+        if let Some(ConfSlot::Constructing(waiting)) =
+            self.confs.insert(c, ConfSlot::Ready(conf.to_string()))
+        {
+            for res in waiting {
+                self.conf_enter(out, &res, conf);
+            }
         }
     }
 
@@ -225,7 +281,13 @@ impl Task {
                 }
             }
             for (method, params) in out {
-                let res = params["res_id"].as_str().unwrap_or("").to_string();
+                // A request names its call, or (`sys.conf.construct`) the conference's
+                // index in user_data.
+                let res = params["res_id"]
+                    .as_str()
+                    .or_else(|| params["user_data"].as_str())
+                    .unwrap_or("")
+                    .to_string();
                 match client.request(method, params).await {
                     Ok(id) => {
                         self.pending.insert(id, (method, res));
@@ -273,7 +335,8 @@ impl Task {
                 "sys.call.receive_dtmf_start"
                 | "sys.call.record_start"
                 | "sys.call.play_start"
-                | "sys.call.connect_start" => {
+                | "sys.call.connect_start"
+                | "sys.call.conf_enter" => {
                     self.counters.started.fetch_add(1, Ordering::Relaxed);
                     if method == "sys.call.receive_dtmf_start" {
                         if let Some(c) = self.calls.get_mut(&res) {
@@ -282,6 +345,11 @@ impl Task {
                             }
                             c.1 = true;
                         }
+                    }
+                }
+                "sys.conf.construct" => {
+                    if let Some(conf) = v["result"]["res_id"].as_str() {
+                        self.constructed(out, &res, conf);
                     }
                 }
                 _ => {}

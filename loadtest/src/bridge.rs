@@ -37,7 +37,7 @@ struct Row {
 }
 
 /// The process's CPU time so far (all its threads), µs; 0 when unreadable.
-fn cpu_us(pid: u32) -> u64 {
+pub(crate) fn cpu_us(pid: u32) -> u64 {
     crate::cpu::process_ns(pid).unwrap_or(0) / 1000
 }
 
@@ -121,7 +121,7 @@ async fn ramp(a: &BridgeArgs) -> anyhow::Result<Vec<Row>> {
         // One stream at a time: the relay's channels, then the echo's, same count.
         let _ = st.ctl.send(Ctl::Add(chans.clone()));
         let cpu0 = cpu_us(gw.pid());
-        let relay = window_of(&st, warmup, window, a.late_ms, &mut sipd).await?;
+        let relay = window_of(&st, warmup, window, a.late_ms, None, &mut sipd).await?;
         let relay_cpu_us = cpu_us(gw.pid()).saturating_sub(cpu0);
         let _ = st.ctl.send(Ctl::Truncate(0));
         let rtpengine = match rtpe.as_mut() {
@@ -134,7 +134,7 @@ async fn ramp(a: &BridgeArgs) -> anyhow::Result<Vec<Row>> {
                 }
                 let _ = rst.ctl.send(Ctl::Add(rchans.clone()));
                 let c0 = cpu_us(r.pid());
-                let w = window_of(rst, warmup, window, a.late_ms, &mut sipd).await?;
+                let w = window_of(rst, warmup, window, a.late_ms, None, &mut sipd).await?;
                 let c = cpu_us(r.pid()).saturating_sub(c0);
                 let _ = rst.ctl.send(Ctl::Truncate(0));
                 Some((w, c))
@@ -146,7 +146,7 @@ async fn ramp(a: &BridgeArgs) -> anyhow::Result<Vec<Row>> {
         } else {
             let to_echo = (0..n).map(|i| (i, echo.local_addr())).collect();
             let _ = est.ctl.send(Ctl::Add(to_echo));
-            let w = window_of(&est, warmup, window, a.late_ms, &mut sipd).await?;
+            let w = window_of(&est, warmup, window, a.late_ms, None, &mut sipd).await?;
             let _ = est.ctl.send(Ctl::Truncate(0));
             Some(w)
         };
@@ -173,12 +173,14 @@ async fn ramp(a: &BridgeArgs) -> anyhow::Result<Vec<Row>> {
     Ok(rows)
 }
 
-/// One measurement window on `st`, serving SIP meanwhile.
+/// One measurement window on `st`, serving SIP meanwhile; `probe` (a gateway thread) is
+/// sampled at the window's edges.
 pub(crate) async fn window_of(
     st: &Streamer,
     warmup: Duration,
     dur: Duration,
     late_ms: u64,
+    probe: Option<crate::cpu::Probe>,
     sipd: &mut SipDriver,
 ) -> anyhow::Result<WindowStats> {
     let (reply, r) = crossbeam_channel::bounded(1);
@@ -188,7 +190,7 @@ pub(crate) async fn window_of(
             dur,
             late_ms,
             digits: Vec::new(),
-            probe: None,
+            probe,
             reply,
         })
         .map_err(|_| anyhow::anyhow!("the streamer stopped"))?;

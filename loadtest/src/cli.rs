@@ -49,6 +49,10 @@ pub enum Command {
     /// and total media channels with loss and lateness (the generator's own RTP, straight
     /// to the nodes), and the proxy's own CPU cost per call, all in one run.
     Scaleout(ScaleoutArgs),
+    /// Conferences of 3 and of 50 at growing member counts: every member talks (in
+    /// conferences of 3) or a rotating few do (of 50), and every frame each member hears
+    /// is checked for loss, lateness, its own voice and missing talkers.
+    Conf(ConfArgs),
 }
 
 /// Options of `scaleout`.
@@ -81,6 +85,39 @@ pub struct ScaleoutArgs {
     /// Report directory (scaleout.md, scaleout.json).
     #[arg(long, value_name = "DIR", default_value = "loadtest/report")]
     pub out: PathBuf,
+}
+
+/// Options of `conf`.
+#[derive(Args, Debug)]
+pub struct ConfArgs {
+    /// Conference sizes, one scenario each (its own gateway).
+    #[arg(long, value_name = "N[,N...]", value_delimiter = ',', default_values_t = [3, 50])]
+    pub sizes: Vec<u32>,
+    /// Total members, one step each (rounded up to whole conferences).
+    #[arg(long, value_name = "N[,N...]", value_delimiter = ',', default_values_t = [150, 600, 1200])]
+    pub members: Vec<u32>,
+    /// Measurement window per step, seconds.
+    #[arg(long, value_name = "S", default_value_t = 10)]
+    pub window_secs: u64,
+    /// Warm-up before each window, seconds.
+    #[arg(long, value_name = "S", default_value_t = 3)]
+    pub warmup_secs: u64,
+    /// Call setup rate.
+    #[arg(long, value_name = "R", default_value_t = 200)]
+    pub cps: u32,
+    /// A frame more than this off the 20 ms grid counts as late.
+    #[arg(long, value_name = "MS", default_value_t = 20)]
+    pub late_ms: u64,
+    /// In conferences larger than the talkers, the talkers change every this many
+    /// seconds.
+    #[arg(long, value_name = "S", default_value_t = 3)]
+    pub rotate_secs: u64,
+    /// Frames heard within this of a rotation are not judged.
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    pub guard_ms: u64,
+    /// Also write the table to DIR/conf.md.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// Options of `cps`.
@@ -297,6 +334,17 @@ mod tests {
             panic!("bridge");
         };
         assert_eq!(b.pairs, vec![50, 200, 500, 1000]);
+        let Some(Command::Conf(c)) = parse(&["conf"]).expect("conf defaults").command else {
+            panic!("conf");
+        };
+        assert_eq!((c.sizes, c.members), (vec![3, 50], vec![150, 600, 1200]));
+        let Some(Command::Conf(c)) = parse(&["conf", "--sizes", "3", "--members", "6,9"])
+            .expect("conf")
+            .command
+        else {
+            panic!("conf");
+        };
+        assert_eq!((c.sizes, c.members), (vec![3], vec![6, 9]));
         let Some(Command::Dial(a)) = parse(&[
             "dial",
             "--url",

@@ -12,6 +12,7 @@
 //! `mediagw-load bridge` ramps bridged pairs (relay latency and loss beside the echo's);
 //! `mediagw-load scaleout` places calls through Kamailio to several nodes (per-node and
 //! total CPS and channels, the proxy's own cost).
+//! `mediagw-load conf` conferences of 3 and of 50 (loss, own voice, missing talkers).
 //! `--help` on each says more.
 //!
 //! Where things are: `cli` and `opts` (command line, run parameters), `density` (the
@@ -21,7 +22,8 @@
 //! second on one core), `ramp` (steps and their verdicts), `control_plane` (SIPp CPS),
 //! `profile` (perf), `metrics` (`/metrics`), `report` (tables, JSON, Markdown, plots),
 //! `serve` and `dialer` (the `app` and `dial` modes), `bridge`, `scaleout` and
-//! `scaleout_report` (nodes behind Kamailio), `soak_plot`, `host` (machine, limits, runtime).
+//! `scaleout_report` (nodes behind Kamailio), `conf` and `voice` (the conference run
+//! and its signal), `soak_plot`, `host` (machine, limits, runtime).
 //! What it shares with the integration tests (the gateway launcher, SIPp, the API
 //! client, the SIP call leg) is in the `mediagw-testkit` crate.
 
@@ -29,6 +31,7 @@ mod app;
 mod bridge;
 mod ceiling;
 mod cli;
+mod conf;
 mod control_plane;
 mod cost;
 mod cps;
@@ -51,6 +54,7 @@ mod serve;
 mod sip;
 mod soak_plot;
 mod stream;
+mod voice;
 
 use clap::Parser;
 
@@ -93,6 +97,7 @@ fn main() {
         Some(Command::SoakPlot(a)) => soak_plot::run(a),
         Some(Command::Bridge(a)) => host::runtime().block_on(bridge::run(a)),
         Some(Command::Scaleout(a)) => scaleout::run(a),
+        Some(Command::Conf(a)) => host::runtime().block_on(conf::run(a)),
     };
     std::process::exit(code);
 }

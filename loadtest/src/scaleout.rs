@@ -567,7 +567,7 @@ async fn density_step(
     let proxy0 = group_ns(proxy.pid());
     let nodes0 = nodes_ns(nodes);
     let t = Instant::now();
-    let stats = window_of(&st, warmup, window, a.late_ms, &mut sipd).await?;
+    let stats = window_of(&st, warmup, window, a.late_ms, None, &mut sipd).await?;
     let wall = t.elapsed();
     let proxy_ns = group_ns(proxy.pid()).saturating_sub(proxy0);
     let node_cpu = diff(&nodes_ns(nodes), &nodes0);

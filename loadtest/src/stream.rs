@@ -5,7 +5,9 @@
 //! channel: loss, reordering and the deviation of each arrival from the 20 ms grid. It
 //! also measures itself (each packet's send time against its deadline, and its own CPU
 //! time) and samples the target's thread at the edges of each window, so a window's
-//! packet counts and CPU times cover the same interval.
+//! packet counts and CPU times cover the same interval. With [`Ctl::Voices`] each
+//! channel sends its conference voice instead of silence and every frame it receives is
+//! judged for its own voice and for missing talkers ([`crate::voice`]).
 
 use std::net::{SocketAddr, SocketAddrV4, UdpSocket};
 use std::os::fd::AsRawFd;
@@ -15,6 +17,7 @@ use crossbeam_channel::{Receiver, Sender};
 use hdrhistogram::Histogram;
 
 use crate::cpu::{CpuUse, Probe, Sample};
+use crate::voice::{VoiceStats, Voices};
 
 /// How replies are matched to channels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +55,8 @@ pub enum Ctl {
     },
     /// Stop streaming to channels `n..` (their calls are being hung up).
     Truncate(u32),
+    /// Send these conference voices and judge what comes back.
+    Voices(Voices),
     /// Stop the thread.
     Stop,
 }
@@ -70,6 +75,13 @@ pub struct WindowStats {
     pub late: u64,
     /// Channels that received nothing in the window.
     pub dead: u32,
+    /// Frames expected on each channel's timestamp grid (first to last RTP timestamp
+    /// received in the window, one per 160), and a whole window for a dead channel.
+    pub grid_expected: u64,
+    /// Of those, frames that never came (lost packets, and frames the sender skipped).
+    pub grid_lost: u64,
+    /// The verdicts on the received voices (with [`Ctl::Voices`]).
+    pub voice: VoiceStats,
     /// Arrival deviation from the 20 ms grid, µs.
     pub deviation_us: Histogram<u64>,
     /// Round trip (echo only: send to reply), µs.
@@ -231,6 +243,11 @@ struct Chan {
     prev_ext_seq: i64,
     /// Late arrivals in the current window.
     late: u64,
+    /// First and last extended RTP timestamp received in the window.
+    ts_span: Option<(i64, i64)>,
+    /// Heard its own voice / missed a talker in the window.
+    heard_own: bool,
+    missed: bool,
 }
 
 fn to_sockaddr(a: SocketAddr) -> libc::sockaddr_in {
@@ -266,6 +283,10 @@ struct State {
     // window
     win: Option<Win>,
     frame: u64,
+    /// The grid's origin (frame 0), ns.
+    t0: i64,
+    /// Conference voices to send and judge.
+    voices: Option<Voices>,
     /// This thread.
     me: Probe,
 }
@@ -347,6 +368,8 @@ impl State {
             rxmsg,
             win: None,
             frame: 0,
+            t0: 0,
+            voices: None,
             me,
         }
     }
@@ -375,6 +398,9 @@ impl State {
                     last_ts: None,
                     prev_ext_seq: -1,
                     late: 0,
+                    ts_span: None,
+                    heard_own: false,
+                    missed: false,
                 });
             }
             let c = &mut self.chans[i];
@@ -411,6 +437,7 @@ impl State {
 
     fn run(&mut self, ctl: &Receiver<Ctl>) {
         let t0 = now_ns();
+        self.t0 = t0;
         let mut slot_no: u64 = 0;
         // Hard bound: the thread never outlives one hour.
         let hard_end = t0 + 3_600_000_000_000;
@@ -419,6 +446,7 @@ impl State {
                 match m {
                     Ctl::Add(l) => self.add(l),
                     Ctl::Truncate(n) => self.truncate(n),
+                    Ctl::Voices(v) => self.voices = Some(v),
                     Ctl::Stop => return,
                     Ctl::Window {
                         warmup,
@@ -444,6 +472,9 @@ impl State {
                             c.seg.reserve(dur.as_millis() as usize / 20 + 64);
                             c.seg_anchor = None;
                             c.late = 0;
+                            c.ts_span = None;
+                            c.heard_own = false;
+                            c.missed = false;
                         }
                         let start_ns = t0 + start_frame as i64 * FRAME_NS;
                         self.win = Some(Win {
@@ -459,6 +490,9 @@ impl State {
                                 reordered: 0,
                                 late: 0,
                                 dead: 0,
+                                grid_expected: 0,
+                                grid_lost: 0,
+                                voice: VoiceStats::default(),
                                 deviation_us: hist(),
                                 rtt_us: hist(),
                                 gen_late_us: hist(),
@@ -549,7 +583,14 @@ impl State {
             let mut len = PKT;
             match &mut c.tone {
                 Tone::None => {
-                    buf[12..].fill(0xff);
+                    match self
+                        .voices
+                        .as_ref()
+                        .and_then(|v| v.payload(idx as u32, frame))
+                    {
+                        Some(p) => buf[12..].copy_from_slice(p),
+                        None => buf[12..].fill(0xff),
+                    }
                     if clock != 0 {
                         buf[12..20].copy_from_slice(&clock.to_be_bytes());
                     }
@@ -644,12 +685,14 @@ impl State {
                 return;
             }
             let fallback = now_ns();
+            // Only the header and the send clock are read, or the whole frame to judge.
+            let keep = if self.voices.is_some() { PKT } else { 20 };
             for i in 0..n as usize {
                 let len = self.rxmsg[i].msg_len as usize;
                 let rx_ns = cmsg_time(&self.rxmsg[i].msg_hdr).unwrap_or(fallback);
                 let port = u16::from_be(self.rxname[i].sin_port);
-                let mut head = [0u8; 20];
-                let l = len.min(20);
+                let mut head = [0u8; PKT];
+                let l = len.min(keep);
                 head[..l].copy_from_slice(&self.rxbuf[i][..l]);
                 self.on_packet(&head[..l], port, rx_ns);
             }
@@ -680,6 +723,13 @@ impl State {
             return;
         }
         w.stats.received += 1;
+        if let Some(v) = &self.voices {
+            let hl = 12 + 4 * usize::from(d[0] & 0x0f);
+            let verdict = v.judge(idx as u32, rx_ns - self.t0, d.get(hl..).unwrap_or(&[]));
+            w.stats.voice.add(verdict);
+            c.heard_own |= verdict.own;
+            c.missed |= verdict.missing;
+        }
         if self.payload_clock && d.len() >= 20 {
             let sent = i64::from_be_bytes([d[12], d[13], d[14], d[15], d[16], d[17], d[18], d[19]]);
             if sent > 0 && rx_ns >= sent {
@@ -719,6 +769,10 @@ impl State {
             c.late += flush(&mut c.seg, &mut w.stats, w.late_ns);
             c.seg_anchor = Some((rx_ns, ts_ext));
         }
+        c.ts_span = Some(match c.ts_span {
+            None => (ts_ext, ts_ext),
+            Some((lo, hi)) => (lo.min(ts_ext), hi.max(ts_ext)),
+        });
         if let Some((a_rx, a_ts)) = c.seg_anchor {
             c.seg.push(rx_ns - (a_rx + (ts_ext - a_ts) * 125_000));
         }
@@ -750,9 +804,16 @@ impl State {
             c.seg_anchor = None;
             let lost = if c.rx == 0 {
                 w.stats.dead += 1;
+                w.stats.grid_expected += frames;
+                w.stats.grid_lost += frames;
                 frames
             } else {
                 let expected = (c.max_ext - c.first_ext + 1).max(0) as u64;
+                if let Some((lo, hi)) = c.ts_span {
+                    let on_grid = ((hi - lo) / 160 + 1).max(0) as u64;
+                    w.stats.grid_expected += on_grid;
+                    w.stats.grid_lost += on_grid.saturating_sub(c.rx);
+                }
                 expected.saturating_sub(c.rx)
             };
             w.stats.lost += lost;
@@ -762,6 +823,8 @@ impl State {
                 lost,
                 late: c.late,
             });
+            w.stats.voice.members_own += u32::from(c.heard_own);
+            w.stats.voice.members_missing += u32::from(c.missed);
             c.plans.clear();
             c.next_plan = 0;
         }
