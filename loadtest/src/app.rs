@@ -80,6 +80,31 @@ pub struct App {
 }
 
 impl App {
+    /// Waits (serving SIP meanwhile, at most 30 s) until the scenario has started on `n`
+    /// calls: every pair bridged, every member in its conference. `what` names them in
+    /// the error.
+    pub async fn wait_started(
+        &self,
+        n: u64,
+        what: &str,
+        sipd: &mut crate::sip::SipDriver,
+    ) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while self.counters.started.load(Ordering::Relaxed) < n {
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "only {} of {n} {what} ({:?})",
+                self.counters.started.load(Ordering::Relaxed),
+                self.first_error
+                    .lock()
+                    .map(|e| e.clone())
+                    .unwrap_or_default()
+            );
+            sipd.service(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
     /// Connects to `url` and starts serving calls with `scenario`.
     pub async fn start(url: &str, scenario: Scenario) -> anyhow::Result<App> {
         // The kit's client makes one round trip: once answered, the gateway offers

@@ -13,7 +13,6 @@
 //! the bound when its own send lateness exceeds the late threshold.
 
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::app::{App, Scenario};
@@ -46,17 +45,11 @@ pub async fn run(a: &BridgeArgs) -> i32 {
     match ramp(a).await {
         Ok(rows) => {
             let text = report(a, &rows);
-            print!("{text}");
-            if let Some(dir) = &a.out {
-                let _ = std::fs::create_dir_all(dir);
-                let path = dir.join("bridge.md");
-                if let Err(e) = std::fs::write(&path, &text) {
-                    eprintln!("cannot write {}: {e}", path.display());
-                    return 1;
-                }
-                eprintln!("report: {}", path.display());
+            if crate::report::print_and_write(&text, a.out.as_deref(), "bridge.md") {
+                0
+            } else {
+                1
             }
-            0
         }
         Err(e) => {
             eprintln!("bridge run failed: {e:#}");
@@ -105,19 +98,8 @@ async fn ramp(a: &BridgeArgs) -> anyhow::Result<Vec<Row>> {
             placed = n;
         }
         // Every pair bridged before the window.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while app.counters.started.load(Ordering::Relaxed) < u64::from(pairs) {
-            anyhow::ensure!(
-                tokio::time::Instant::now() < deadline,
-                "only {} of {pairs} pairs bridged ({:?})",
-                app.counters.started.load(Ordering::Relaxed),
-                app.first_error
-                    .lock()
-                    .map(|e| e.clone())
-                    .unwrap_or_default()
-            );
-            sipd.service(Duration::from_millis(50)).await;
-        }
+        app.wait_started(u64::from(pairs), "pairs bridged", &mut sipd)
+            .await?;
         // One stream at a time: the relay's channels, then the echo's, same count.
         let _ = st.ctl.send(Ctl::Add(chans.clone()));
         let cpu0 = cpu_us(gw.pid());

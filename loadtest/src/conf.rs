@@ -13,7 +13,6 @@
 //! what failed. The exit status is 1 when a step the generator kept up with shows own
 //! voice, missing talkers or nothing judged.
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::app::{App, Scenario};
@@ -101,16 +100,8 @@ pub async fn run(a: &ConfArgs) -> i32 {
             }
         }
     }
-    let text = report(a, &rows);
-    print!("{text}");
-    if let Some(dir) = &a.out {
-        let _ = std::fs::create_dir_all(dir);
-        let path = dir.join("conf.md");
-        if let Err(e) = std::fs::write(&path, &text) {
-            eprintln!("cannot write {}: {e}", path.display());
-            return 1;
-        }
-        eprintln!("report: {}", path.display());
+    if !crate::report::print_and_write(&report(a, &rows), a.out.as_deref(), "conf.md") {
+        return 1;
     }
     let errors = rows.iter().filter(|r| r.voice_error(a.late_ms)).count();
     if errors > 0 {
@@ -153,19 +144,8 @@ async fn scenario(a: &ConfArgs, size: u32, rows: &mut Vec<Row>) -> anyhow::Resul
                 placed = n;
             }
             // Every member in its conference before the window.
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-            while app.counters.started.load(Ordering::Relaxed) < u64::from(n) {
-                anyhow::ensure!(
-                    tokio::time::Instant::now() < deadline,
-                    "only {} of {n} members entered ({:?})",
-                    app.counters.started.load(Ordering::Relaxed),
-                    app.first_error
-                        .lock()
-                        .map(|e| e.clone())
-                        .unwrap_or_default()
-                );
-                sipd.service(Duration::from_millis(50)).await;
-            }
+            app.wait_started(u64::from(n), "members entered", &mut sipd)
+                .await?;
             let cpu0 = cpu_us(gw.pid());
             let w = window_of(&st, warmup, window, a.late_ms, probe.clone(), &mut sipd).await?;
             let cpu = cpu_us(gw.pid()).saturating_sub(cpu0);

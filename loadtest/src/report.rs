@@ -351,3 +351,18 @@ pub fn markdown(header: &str, series: &[&Series], extra: &str) -> String {
     m.push_str(extra);
     m
 }
+
+/// Prints a mode's Markdown table and, with `--out DIR`, writes it to `DIR/name` too;
+/// false (after saying why) when the file cannot be written.
+pub fn print_and_write(text: &str, dir: Option<&std::path::Path>, name: &str) -> bool {
+    print!("{text}");
+    let Some(dir) = dir else { return true };
+    let _ = std::fs::create_dir_all(dir);
+    let path = dir.join(name);
+    if let Err(e) = std::fs::write(&path, text) {
+        eprintln!("cannot write {}: {e}", path.display());
+        return false;
+    }
+    eprintln!("report: {}", path.display());
+    true
+}

@@ -2,38 +2,24 @@
 //! relay), a short window: every frame each leg sends comes out of its partner's port,
 //! none lost, with a relay latency measured, and the bare echo's beside it.
 
-use std::process::Command;
+mod common;
 
 #[test]
 fn eight_bridged_pairs_relay_every_frame() {
-    let exe = env!("CARGO_BIN_EXE_mediagw-load");
-    let gw = std::path::Path::new(exe).with_file_name("mediagw");
-    let dir = tempfile_dir();
-    let mut cmd = Command::new(exe);
-    cmd.args([
-        "bridge",
-        "--pairs",
-        "8",
-        "--window-secs",
-        "2",
-        "--cps",
-        "50",
-    ])
-    .arg("--out")
-    .arg(&dir);
-    if std::env::var_os("MEDIAGW_BIN").is_none() {
-        assert!(
-            gw.exists(),
-            "{} missing: run through cargo test --workspace",
-            gw.display()
-        );
-        cmd.env("MEDIAGW_BIN", &gw);
-    }
-    let out = cmd.output().expect("run mediagw-load bridge");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let report = std::fs::read_to_string(dir.join("bridge.md")).unwrap_or_default();
-    let _ = std::fs::remove_dir_all(&dir);
-    assert!(out.status.success(), "{:?}\n{stderr}", out.status);
+    let run = common::run_load(
+        &[
+            "bridge",
+            "--pairs",
+            "8",
+            "--window-secs",
+            "2",
+            "--cps",
+            "50",
+        ],
+        &["bridge.md"],
+    );
+    let (report, stderr) = (&run.reports[0], &run.stderr);
+    assert!(run.success, "{:?}\n{stderr}", run.status);
     let row: Vec<&str> = report
         .lines()
         .find(|l| l.starts_with("| 8 | 16 |"))
@@ -61,8 +47,4 @@ fn eight_bridged_pairs_relay_every_frame() {
         row[8].contains('/'),
         "the echo baseline was measured: {report}"
     );
-}
-
-fn tempfile_dir() -> std::path::PathBuf {
-    std::env::temp_dir().join(format!("mediagw-load-bridge-test-{}", std::process::id()))
 }

@@ -2,44 +2,30 @@
 //! gateway, short windows: every member hears every other talker and never itself in
 //! every judged frame, and (nearly) every frame on the grid arrives.
 
-use std::process::Command;
+mod common;
 
 #[test]
 fn conferences_of_3_and_50_hear_the_others_never_themselves() {
-    let exe = env!("CARGO_BIN_EXE_mediagw-load");
-    let gw = std::path::Path::new(exe).with_file_name("mediagw");
-    let dir = std::env::temp_dir().join(format!("mediagw-load-conf-test-{}", std::process::id()));
-    let mut cmd = Command::new(exe);
-    cmd.args([
-        "conf",
-        "--sizes",
-        "3,50",
-        "--members",
-        "6",
-        "--window-secs",
-        "4",
-        "--warmup-secs",
-        "2",
-        "--rotate-secs",
-        "2",
-        "--cps",
-        "100",
-    ])
-    .arg("--out")
-    .arg(&dir);
-    if std::env::var_os("MEDIAGW_BIN").is_none() {
-        assert!(
-            gw.exists(),
-            "{} missing: run through cargo test --workspace",
-            gw.display()
-        );
-        cmd.env("MEDIAGW_BIN", &gw);
-    }
-    let out = cmd.output().expect("run mediagw-load conf");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let report = std::fs::read_to_string(dir.join("conf.md")).unwrap_or_default();
-    let _ = std::fs::remove_dir_all(&dir);
-    assert!(out.status.success(), "{:?}\n{report}\n{stderr}", out.status);
+    let run = common::run_load(
+        &[
+            "conf",
+            "--sizes",
+            "3,50",
+            "--members",
+            "6",
+            "--window-secs",
+            "4",
+            "--warmup-secs",
+            "2",
+            "--rotate-secs",
+            "2",
+            "--cps",
+            "100",
+        ],
+        &["conf.md"],
+    );
+    let (report, stderr) = (&run.reports[0], &run.stderr);
+    assert!(run.success, "{:?}\n{report}\n{stderr}", run.status);
     // | size | talkers | members | conferences | received / expected | loss % | late % |
     // judged | own | missing | members own / missing | weakest / loudest own | CPU | busy |
     // generator | bound |

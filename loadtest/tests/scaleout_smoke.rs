@@ -5,7 +5,7 @@
 //! every channel, and the proxy's CPU per call is measured. Skipped (with the reason
 //! printed) only where Kamailio is not installed; tests/setup.sh installs it.
 
-use std::process::Command;
+mod common;
 
 use serde_json::Value;
 
@@ -15,43 +15,27 @@ fn calls_through_the_proxy_reach_all_three_nodes_and_complete() {
         eprintln!("SKIPPED: kamailio is not installed (tests/setup.sh installs it)");
         return;
     }
-    let exe = env!("CARGO_BIN_EXE_mediagw-load");
-    let gw = std::path::Path::new(exe).with_file_name("mediagw");
-    let dir =
-        std::env::temp_dir().join(format!("mediagw-load-scaleout-test-{}", std::process::id()));
-    let mut cmd = Command::new(exe);
-    cmd.args([
-        "scaleout",
-        "--rates",
-        "10",
-        "--secs",
-        "3",
-        "--channels",
-        "30",
-        "--setup-cps",
-        "30",
-        "--window-secs",
-        "3",
-        "--budget",
-        "60",
-    ])
-    .arg("--out")
-    .arg(&dir);
-    if std::env::var_os("MEDIAGW_BIN").is_none() {
-        assert!(
-            gw.exists(),
-            "{} missing: cargo build -p mediagw first (or cargo test --workspace)",
-            gw.display()
-        );
-        cmd.env("MEDIAGW_BIN", &gw);
-    }
-    let out = cmd.output().expect("run mediagw-load scaleout");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let text = std::fs::read_to_string(dir.join("scaleout.json")).unwrap_or_default();
-    let md = std::fs::read_to_string(dir.join("scaleout.md")).unwrap_or_default();
-    let _ = std::fs::remove_dir_all(&dir);
-    assert!(out.status.success(), "{:?}\n{stderr}\n{md}", out.status);
-    let r: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let run = common::run_load(
+        &[
+            "scaleout",
+            "--rates",
+            "10",
+            "--secs",
+            "3",
+            "--channels",
+            "30",
+            "--setup-cps",
+            "30",
+            "--window-secs",
+            "3",
+            "--budget",
+            "60",
+        ],
+        &["scaleout.json", "scaleout.md"],
+    );
+    let (text, md, stderr) = (&run.reports[0], &run.reports[1], &run.stderr);
+    assert!(run.success, "{:?}\n{stderr}\n{md}", run.status);
+    let r: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"));
     let n = |v: &Value| v.as_u64().unwrap_or_else(|| panic!("{v} in {r:#}"));
 
     let step = &r["steps"][0];
