@@ -117,7 +117,7 @@ fn click_to_call_rings_a_bridges_a_with_b_records_both_and_hangs_up() {
     let path = words.next().expect("the recording's path");
     assert!(
         (2.0..10.0).contains(&secs),
-        "{secs} s bridged (max 3): {line}"
+        "{secs} s bridged (max 3): {line}\nthe example's events:\n{out}"
     );
     assert!(path.ends_with("c2c.wav"), "{line}");
 
