@@ -71,6 +71,11 @@ pub(crate) struct Joins {
     pub pending: HashMap<u64, PendingJoin>,
     pub dials: HashMap<u64, RingPlan>,
     pub generation: u64,
+    /// Per parent call: `JoinEnded`s still to come of ring-back joins ended by their
+    /// dial's completion. The plan is gone by then, and the parent may already be in a
+    /// new bridge (`connect_start` right after `on_dial_completed`) that such an event
+    /// must not end.
+    pub stale_ring_ends: HashMap<u64, u32>,
 }
 
 impl Gateway {
@@ -315,6 +320,14 @@ impl Gateway {
     ) {
         if let Some(path) = &record_path {
             tracing::debug!(call = a, "bridge recording complete: {}", path.display());
+        }
+        // The ring-back join of a dial that has completed.
+        if let Some(n) = self.joins.stale_ring_ends.get_mut(&a) {
+            *n -= 1;
+            if *n == 0 {
+                self.joins.stale_ring_ends.remove(&a);
+            }
+            return;
         }
         // A parent's ring-back join.
         if let Some(child) = self.ring_child_of(a) {
@@ -666,7 +679,9 @@ impl Gateway {
         self.joins.dials.remove(&child);
         if plan.joined {
             self.call_cmd(plan.parent, MediaCommand::Unjoin { a: plan.parent }, now);
-            // Its JoinEnded is no longer about a dial: the plan is gone, so it unlinks.
+            // Its JoinEnded is no longer about a dial (the plan is gone) nor about a
+            // bridge the parent may enter before it arrives: it is ignored.
+            *self.joins.stale_ring_ends.entry(plan.parent).or_default() += 1;
             if let Some(c) = self.calls.get_mut(&plan.parent) {
                 c.joined = None;
             }

@@ -387,3 +387,84 @@ fn dialling_on_a_parent_joins_it_with_the_call_until_dial_completed() {
         [(_, MediaCommand::Join { .. })]
     ));
 }
+
+/// The application bridges the parent with the call it dialled as soon as
+/// `on_dial_completed` comes, before the worker's `JoinEnded` of the ring-back join: that
+/// late event ends nothing (it ended a click-to-call bridge at once, found on a loaded
+/// machine by `tests/example_click_to_call.rs`); the bridge's own end still does.
+#[test]
+fn a_late_ring_back_join_end_does_not_end_the_bridge_that_follows() {
+    let mut h = Harness::new();
+    let (parent, idp, _) = call(&mut h, 1);
+    h.take_media();
+    let r = h.api(
+        "sys.call.construct",
+        json!({"to_uri": "sip:1@127.0.0.1:5099", "max_answer_seconds": 60, "parent_call_res_id": idp,
+               "ring_play_file": "ring.wav", "ring_play_mode": 1}),
+    );
+    let child_id = r["result"]["res_id"].as_str().expect("res_id").to_string();
+    let child = h.gw.by_res[&child_id];
+    h.take_media();
+    let (_, inv) = h.sip_request("INVITE");
+    let mut ok = Message::response_to(&inv, 200, "OK");
+    ok.set_to_tag("far");
+    ok.add_header("Contact", "<sip:1@127.0.0.1:5099>");
+    ok.add_header("Content-Type", "application/sdp");
+    ok.body = b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40010 RTP/AVP 0\r\n".to_vec();
+    h.gw.handle_sip(&ok.to_bytes(), PEER.parse().unwrap(), h.now);
+    h.pump();
+    assert_eq!(h.event("on_dial_completed")["error"], Value::Null);
+    assert!(
+        h.take_media()
+            .iter()
+            .any(|(_, c)| *c == MediaCommand::Unjoin { a: parent })
+    );
+    // The bridge, before the ring-back join's end has come back.
+    h.api_send(
+        3,
+        "sys.call.connect_start",
+        json!({"res_id": idp, "call_res_id": child_id, "max_seconds": 3600}),
+    );
+    let token = match h.take_media().as_slice() {
+        [(_, MediaCommand::Join { a, b, token, .. })] if (*a, *b) == (parent, child) => *token,
+        other => panic!("{other:?}"),
+    };
+    // The worker ends the ring-back join (the Unjoin), then starts the bridge.
+    h.media_event(MediaEvent::JoinEnded {
+        a: parent,
+        error: None,
+        record_path: None,
+    });
+    h.media_event(MediaEvent::Started {
+        call: parent,
+        token,
+        path: None,
+    });
+    assert_eq!(h.reply(3).expect("reply")["result"], Value::Null);
+    assert!(
+        !h.client
+            .iter()
+            .any(|v| v["method"] == "sys.call.on_connect_completed"),
+        "the ring-back join's end ended the bridge"
+    );
+    assert_eq!(
+        (state(&h, parent), state(&h, child)),
+        ("Connect", "Connect")
+    );
+    // The bridge's own end.
+    h.api("sys.call.connect_stop", json!({"res_id": idp}));
+    assert_eq!(
+        h.take_media()
+            .iter()
+            .map(|(_, c)| c.clone())
+            .collect::<Vec<_>>(),
+        vec![MediaCommand::Unjoin { a: parent }]
+    );
+    h.media_event(MediaEvent::JoinEnded {
+        a: parent,
+        error: None,
+        record_path: None,
+    });
+    assert_eq!(h.event("on_connect_completed")["error"], Value::Null);
+    assert_eq!((state(&h, parent), state(&h, child)), ("Idle", "Idle"));
+}
