@@ -2,12 +2,9 @@
 //! parameter or resource it names, batches, notifications, token auth, /healthz and
 //! /metrics, and refused requests leaving the call as it was.
 
+use mediagw_testkit::calls::res_id;
 use mediagw_testkit::{Client, Sipp, start_gateway};
 use serde_json::{Value, json};
-
-fn res(v: &Value) -> String {
-    v["res_id"].as_str().expect("res_id").to_string()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn framing_errors() {
@@ -125,7 +122,7 @@ async fn resource_and_state_errors_change_nothing() {
         .await;
     assert_eq!(e["data"]["res_id"], "0.0.9-sys.call-1");
     let sipp = Sipp::uac("uac_wait_bye", gw.sip, "1000", &[]);
-    let id = res(&app.event("on_incoming").await);
+    let id = res_id(&app.event("on_incoming").await);
     // -32002: stopping an action that is not running; the call stays Initiated.
     let e = app
         .err("sys.call.play_stop", json!({"res_id": id}), -32002)
@@ -173,9 +170,7 @@ async fn resource_and_state_errors_change_nothing() {
     assert_eq!(app.ok("sys.call.exists", json!({"res_id": id})).await, true);
     app.ok("sys.call.drop", json!({"res_id": id})).await;
     app.event_of("on_released", &id).await;
-    tokio::task::spawn_blocking(move || sipp.expect_success())
-        .await
-        .unwrap();
+    sipp.succeeded().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -188,12 +183,13 @@ async fn direction_and_capacity_errors() {
     let gw = start_gateway!(&cfg);
     let mut app = Client::connect(&gw.ws_url()).await;
     let to = format!("sip:1@{}", uas.addr());
-    let id = res(&app
-        .ok(
+    let id = res_id(
+        &app.ok(
             "sys.call.construct",
             json!({"to_uri": to, "max_answer_seconds": 30}),
         )
-        .await);
+        .await,
+    );
     // -32003: answer/reject/redirect are for inbound calls.
     let e = app
         .err(
@@ -223,9 +219,7 @@ async fn direction_and_capacity_errors() {
     assert_eq!(d["error"], Value::Null);
     app.ok("sys.call.drop", json!({"res_id": id})).await;
     app.event_of("on_released", &id).await;
-    tokio::task::spawn_blocking(move || uas.expect_success())
-        .await
-        .unwrap();
+    uas.succeeded().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -233,7 +227,7 @@ async fn media_error_for_a_missing_prompt() {
     let gw = start_gateway!("");
     let mut app = Client::connect(&gw.ws_url()).await;
     let sipp = Sipp::uac("uac_wait_bye", gw.sip, "1000", &[]);
-    let id = res(&app.event("on_incoming").await);
+    let id = res_id(&app.event("on_incoming").await);
     app.ok(
         "sys.call.answer",
         json!({"res_id": id, "max_answer_seconds": 30}),
@@ -258,9 +252,7 @@ async fn media_error_for_a_missing_prompt() {
     assert_eq!(e["data"]["state"], "Idle");
     app.ok("sys.call.drop", json!({"res_id": id})).await;
     app.event_of("on_released", &id).await;
-    tokio::task::spawn_blocking(move || sipp.expect_success())
-        .await
-        .unwrap();
+    sipp.succeeded().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -268,7 +260,7 @@ async fn orphaned_events_go_to_the_next_requester() {
     let gw = start_gateway!("");
     let mut first = Client::connect(&gw.ws_url()).await;
     let sipp = Sipp::uac("uac_wait_bye", gw.sip, "1000", &[]);
-    let id = res(&first.event("on_incoming").await);
+    let id = res_id(&first.event("on_incoming").await);
     first
         .ok(
             "sys.call.answer",
@@ -278,9 +270,7 @@ async fn orphaned_events_go_to_the_next_requester() {
     first.event_of("on_answer_completed", &id).await;
     first.close().await;
     // The call ends (max_answer_seconds) while nobody owns it: on_released is held.
-    tokio::task::spawn_blocking(move || sipp.expect_success())
-        .await
-        .unwrap();
+    sipp.succeeded().await;
     let mut second = Client::connect(&format!("{}?incoming=false", gw.ws_url())).await;
     assert!(second.queued().is_empty());
     // The call is gone, but its held events reach the next requester of its res_id.

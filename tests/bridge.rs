@@ -262,9 +262,7 @@ async fn a_sipp_call_is_relayed_exactly_as_sipp_played_it() {
     });
     app.ok("sys.call.drop", json!({"res_id": ids})).await;
     app.event_of("on_connect_completed", &ids).await;
-    tokio::task::spawn_blocking(move || sipp.expect_success())
-        .await
-        .expect("sipp");
+    sipp.succeeded().await;
     app.ok("sys.call.drop", json!({"res_id": idb})).await;
 }
 

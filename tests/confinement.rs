@@ -102,9 +102,7 @@ impl Setup {
             .await;
         self.app.event_of("on_released", &self.id).await;
         let sipp = self.sipp.take().unwrap();
-        tokio::task::spawn_blocking(move || sipp.expect_success())
-            .await
-            .unwrap();
+        sipp.succeeded().await;
     }
 }
 

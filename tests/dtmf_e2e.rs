@@ -197,9 +197,7 @@ async fn sipp_pcap_digit_is_collected() {
     let r = app.event_of("on_receive_dtmf_completed", &id).await;
     assert_eq!(r["keys"], "1", "{r}");
     app.ok("sys.call.drop", json!({"res_id": id})).await;
-    tokio::task::spawn_blocking(move || sipp.expect_success())
-        .await
-        .unwrap();
+    sipp.succeeded().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -314,9 +314,7 @@ async fn sipp_pcap_rfc2833_digit_stops_a_prompt() {
         "dtmf_2833_1.pcap carries digit 1: {done}"
     );
     app.ok("sys.call.drop", json!({"res_id": id})).await;
-    tokio::task::spawn_blocking(move || sipp.expect_success())
-        .await
-        .unwrap();
+    sipp.succeeded().await;
 }
 
 /// Stream `frames` to the gateway while it records; returns what was sent.

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use mediagw::engine::res_id;
+use mediagw_testkit::calls;
 use mediagw_testkit::cluster::bus_toml;
 use mediagw_testkit::sipp::SippCommand;
 use mediagw_testkit::{BusApp, Client, Gateway, NatsServer, Sipp, start_gateway};
@@ -19,10 +20,6 @@ async fn nodes(nats: &NatsServer, names: &[&str], extra: &str) -> Vec<Gateway> {
         probe.wait_node(n).await;
     }
     gws
-}
-
-fn res(v: &Value) -> String {
-    v["res_id"].as_str().expect("res_id").to_string()
 }
 
 /// SIPp placing `n` calls to `target`, five a second.
@@ -40,12 +37,6 @@ fn no_call(gw: &Gateway, sipp: Sipp) -> ! {
     panic!("no call offered; node log:\n{}\nSIPp: {r:?}", gw.log_text())
 }
 
-async fn sipp_ok(sipp: Sipp) {
-    tokio::task::spawn_blocking(move || sipp.expect_success())
-        .await
-        .expect("sipp");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_application_on_the_bus_answers_plays_and_collects_on_every_node_directly_and_routed() {
     let nats = NatsServer::start();
@@ -61,7 +52,7 @@ async fn an_application_on_the_bus_answers_plays_and_collects_on_every_node_dire
         let Some(offer) = app.offer_within(Duration::from_secs(20)).await else {
             no_call(gw, sipp)
         };
-        let id = res(&offer);
+        let id = calls::res_id(&offer);
         assert_eq!(
             res_id::node_of(&id),
             Some(me),
@@ -104,7 +95,7 @@ async fn an_application_on_the_bus_answers_plays_and_collects_on_every_node_dire
         let rel = app.event("on_released", &id).await;
         assert_eq!(rel["res_id"], json!(id), "{rel}");
         assert!(rel["answer_time"].is_u64(), "{rel}");
-        sipp_ok(sipp).await;
+        sipp.succeeded().await;
     }
     // A res_id of a node that is not on the bus: an error naming it, at once.
     let ghost = res_id::format(1, "sys.call", 5, Some("ghost"));
@@ -151,14 +142,14 @@ async fn each_offer_is_taken_once_and_the_second_instance_takes_over() {
     while (taken.len() as u64) < N && Instant::now() < deadline {
         for (who, app) in [(1u8, &mut one), (2u8, &mut two)] {
             if let Some(o) = app.offer_within(Duration::from_millis(100)).await {
-                let id = res(&o);
+                let id = calls::res_id(&o);
                 app.ok("sys.call.reject", json!({"res_id": id, "cause": 486}))
                     .await;
                 taken.push((who, id));
             }
         }
     }
-    sipp_ok(sipp).await;
+    sipp.succeeded().await;
     assert_eq!(taken.len() as u64, N, "{taken:?}");
     let mut ids: Vec<&String> = taken.iter().map(|(_, r)| r).collect();
     ids.sort();
@@ -176,10 +167,13 @@ async fn each_offer_is_taken_once_and_the_second_instance_takes_over() {
     let sipp = uac_calls("uac_expect_486", gw.sip, 3);
     for _ in 0..3 {
         let o = two.offer().await;
-        two.ok("sys.call.reject", json!({"res_id": res(&o), "cause": 486}))
-            .await;
+        two.ok(
+            "sys.call.reject",
+            json!({"res_id": calls::res_id(&o), "cause": 486}),
+        )
+        .await;
     }
-    sipp_ok(sipp).await;
+    sipp.succeeded().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -189,7 +183,7 @@ async fn an_unclaimed_offer_goes_to_a_websocket_client_or_gets_480() {
     let gw = &gws[0];
     // Nobody on the bus takes calls and no WebSocket client: 480.
     let sipp = Sipp::uac("uac_expect_480", gw.sip, "1000", &[]);
-    sipp_ok(sipp).await;
+    sipp.succeeded().await;
     // A WebSocket client: it is offered the call once the bus's offer timed out.
     let mut ws = Client::connect(&gw.ws_url()).await;
     let sipp = Sipp::uac("uac_expect_486", gw.sip, "1000", &[]);
@@ -207,7 +201,7 @@ async fn an_unclaimed_offer_goes_to_a_websocket_client_or_gets_480() {
         json!({"res_id": o["res_id"], "cause": 486}),
     )
     .await;
-    sipp_ok(sipp).await;
+    sipp.succeeded().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -221,7 +215,7 @@ async fn a_killed_node_gives_on_released_for_exactly_its_calls_within_the_bound(
     let mut calls: Vec<(usize, String, Sipp)> = Vec::new();
     for i in [0usize, 1, 1, 2] {
         let sipp = Sipp::uac("uac_wait_bye", gws[i].sip, "1000", &["-timeout", "60s"]);
-        let id = res(&app.offer().await);
+        let id = calls::res_id(&app.offer().await);
         assert_eq!(res_id::node_of(&id), Some(names[i]));
         app.ok(
             "sys.call.answer",
@@ -265,7 +259,7 @@ async fn a_killed_node_gives_on_released_for_exactly_its_calls_within_the_bound(
         app.ok("sys.call.drop", json!({"res_id": id})).await;
         let r = app.event("on_released", &id).await;
         assert_eq!(r["error"], Value::Null, "node {}: {r}", names[i]);
-        sipp_ok(sipp).await;
+        sipp.succeeded().await;
     }
     eprintln!("on_released of the lost node's calls {took:?} after SIGKILL");
 }
@@ -278,7 +272,7 @@ async fn an_application_restart_loses_no_events() {
     let mut first = BusApp::connect(&nats.url()).await;
     first.take_offers("apps").await;
     let sipp = Sipp::uac("uac_wait_bye", gw.sip, "1000", &["-timeout", "60s"]);
-    let id = res(&first.offer().await);
+    let id = calls::res_id(&first.offer().await);
     first
         .ok(
             "sys.call.answer",
@@ -324,7 +318,7 @@ async fn an_application_restart_loses_no_events() {
         Vec::<String>::new(),
         "nothing twice"
     );
-    sipp_ok(sipp).await;
+    sipp.succeeded().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -336,7 +330,7 @@ async fn an_instance_back_after_the_call_ended_gets_the_held_on_released() {
     first.take_offers("apps").await;
     // The caller hangs up 3 s after the answer.
     let sipp = Sipp::uac("uac", gw.sip, "1000", &["-d", "3000"]);
-    let id = res(&first.offer().await);
+    let id = calls::res_id(&first.offer().await);
     first
         .ok(
             "sys.call.answer",
@@ -345,7 +339,7 @@ async fn an_instance_back_after_the_call_ended_gets_the_held_on_released() {
         .await;
     first.event("on_answer_completed", &id).await;
     drop(first);
-    sipp_ok(sipp).await;
+    sipp.succeeded().await;
     let deadline = Instant::now() + Duration::from_secs(20);
     while !gw.log_text().contains("event not acknowledged") {
         assert!(
@@ -384,7 +378,7 @@ async fn construct_over_the_bus_then_its_events_on_the_subject() {
         )
         .await
         .expect("construct");
-    let id = res(&r);
+    let id = calls::res_id(&r);
     assert_eq!(res_id::node_of(&id), Some("a"), "{r}");
     // Subscribed only now, after the reply: the first event waits for it.
     app.watch(&id).await;
@@ -392,7 +386,7 @@ async fn construct_over_the_bus_then_its_events_on_the_subject() {
     assert_eq!(d["error"], Value::Null, "{d}");
     app.ok("sys.call.drop", json!({"res_id": id})).await;
     app.event("on_released", &id).await;
-    sipp_ok(uas).await;
+    uas.succeeded().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -423,7 +417,7 @@ async fn the_nats_ivr_example_answers_collects_reads_back_and_hangs_up() {
     assert!(first.contains("waiting for calls"), "{first}");
     // SIPp sends digit 1 after the answer and waits for the example's BYE.
     let sipp = Sipp::uac("uac_pcap_dtmf", gws[0].sip, "1000", &[]);
-    sipp_ok(sipp).await;
+    sipp.succeeded().await;
     let lines: Vec<String> = rx.try_iter().collect();
     let text = lines.join("\n");
     let collected = lines
@@ -444,7 +438,7 @@ async fn a_node_stopping_publishes_its_calls_on_released_before_it_exits() {
     let mut app = BusApp::connect(&nats.url()).await;
     app.take_offers("apps").await;
     let sipp = Sipp::uac("uac_wait_bye", gws[0].sip, "1000", &[]);
-    let id = res(&app.offer().await);
+    let id = calls::res_id(&app.offer().await);
     app.ok(
         "sys.call.answer",
         json!({"res_id": id, "max_answer_seconds": 60}),
@@ -456,7 +450,7 @@ async fn a_node_stopping_publishes_its_calls_on_released_before_it_exits() {
     assert!(status.is_some_and(|s| s.success()), "{status:?}");
     let r = app.event("on_released", &id).await;
     assert_eq!(r["dropped_by"], "sys", "{r}");
-    sipp_ok(sipp).await;
+    sipp.succeeded().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -478,7 +472,7 @@ async fn without_nats_nothing_changes() {
     assert_eq!(res_id::node_of(&id), None);
     ws.ok("sys.call.reject", json!({"res_id": id, "cause": 486}))
         .await;
-    sipp_ok(sipp).await;
+    sipp.succeeded().await;
     assert!(
         !gw.log_text().contains("control bus"),
         "no bus without api.nats.url"

@@ -6,13 +6,10 @@
 
 use std::time::Duration;
 
+use mediagw_testkit::calls::res_id;
 use mediagw_testkit::http::{metrics, series, wait_metric};
 use mediagw_testkit::{Client, Launch, Peer, Sipp};
 use serde_json::{Value, json};
-
-fn res(v: &Value) -> String {
-    v["res_id"].as_str().expect("res_id").to_string()
-}
 
 fn cdr_lines(path: &std::path::Path) -> Vec<Value> {
     std::fs::read_to_string(path)
@@ -31,7 +28,7 @@ async fn a_released_call_leaves_one_cdr_line_equal_to_its_on_released() {
 
     // An answered call: SIPp sends all of g711a.pcap (236 packets) and hangs up.
     let sipp = Sipp::uac("uac_pcap_or_503", gw.sip, "100", &["-timeout", "60s"]);
-    let id = res(&app.event("on_incoming").await);
+    let id = res_id(&app.event("on_incoming").await);
     app.ok(
         "sys.call.answer",
         json!({"res_id": id, "max_answer_seconds": 60}),
@@ -62,7 +59,7 @@ async fn a_released_call_leaves_one_cdr_line_equal_to_its_on_released() {
     // A refused call: a failure by cause, a record without media.
     let p = Peer::new(gw.sip);
     p.send(&p.request("INVITE", "refused-1", "", ""));
-    let id2 = res(&app.event("on_incoming").await);
+    let id2 = res_id(&app.event("on_incoming").await);
     app.ok("sys.call.reject", json!({"res_id": id2, "cause": 486}))
         .await;
     let rel2 = app.event_of("on_released", &id2).await;
@@ -122,7 +119,7 @@ async fn every_json_log_line_about_a_call_names_its_res_id_and_call_id() {
     let mut app = Client::connect(&gw.ws_url()).await;
     let p = Peer::new(gw.sip);
     p.send(&p.request("INVITE", "logged-call-1", "", ""));
-    let id = res(&app.event("on_incoming").await);
+    let id = res_id(&app.event("on_incoming").await);
     // The answer waits for the call's port (after the first one failed), then it ends.
     app.ok(
         "sys.call.answer",

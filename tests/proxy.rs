@@ -5,37 +5,13 @@
 //! Record-Route. Outbound, mediagw sends through `sip.outbound_proxy` to a SIPp UAS that
 //! copies the Record-Route; mediagw's ACK, BYE and CANCEL must follow it.
 
-use mediagw_testkit::{Client, Gateway, Kamailio, Sipp, SippResult, start_gateway};
+use mediagw_testkit::calls::{answer_next, res_id};
+use mediagw_testkit::{Client, Gateway, Kamailio, Sipp, start_gateway};
 use serde_json::{Value, json};
-
-async fn finish(sipp: Sipp) -> SippResult {
-    tokio::task::spawn_blocking(move || sipp.expect_success())
-        .await
-        .expect("join")
-}
-
-fn res(v: &Value) -> String {
-    v["res_id"].as_str().expect("res_id").to_string()
-}
 
 /// A gateway that sends its out-of-dialog requests through `proxy`.
 fn gateway_behind(proxy: &Kamailio) -> Gateway {
     start_gateway!(&format!("[sip]\noutbound_proxy = \"{}\"\n", proxy.addr))
-}
-
-/// The application answers the next inbound call; returns its res_id once the ACK
-/// (which only reaches mediagw through the proxy's route set) completed the answer.
-async fn answer_next(app: &mut Client) -> String {
-    let inc = app.event("on_incoming").await;
-    let id = res(&inc);
-    app.ok(
-        "sys.call.answer",
-        json!({"res_id": id, "max_answer_seconds": 120}),
-    )
-    .await;
-    let done = app.event_of("on_answer_completed", &id).await;
-    assert_eq!(done["error"], Value::Null, "the ACK did not arrive: {done}");
-    id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -44,10 +20,10 @@ async fn inbound_through_proxy_caller_hangs_up() {
     let proxy = Kamailio::start(Some(gw.sip));
     let mut app = Client::connect(&gw.ws_url()).await;
     let sipp = Sipp::uac("proxy_uac_caller_bye", proxy.addr, "95588", &[]);
-    let id = answer_next(&mut app).await;
+    let id = answer_next(&mut app, 120).await;
     let rel = app.event_of("on_released", &id).await;
     assert_eq!(rel["dropped_by"], "usr", "{rel}");
-    let r = finish(sipp).await;
+    let r = sipp.succeeded().await;
     assert!(
         r.logs
             .contains(&format!("rr Record-Route: <sip:{};lr;", proxy.addr)),
@@ -74,12 +50,12 @@ async fn inbound_through_proxy_application_hangs_up() {
     let proxy = Kamailio::start(Some(gw.sip));
     let mut app = Client::connect(&gw.ws_url()).await;
     let sipp = Sipp::uac("proxy_uac_wait_bye", proxy.addr, "95588", &[]);
-    let id = answer_next(&mut app).await;
+    let id = answer_next(&mut app, 120).await;
     app.ok("sys.call.drop", json!({"res_id": id, "cause": 603}))
         .await;
     let rel = app.event_of("on_released", &id).await;
     assert_eq!(rel["dropped_by"], "sys", "{rel}");
-    let r = finish(sipp).await;
+    let r = sipp.succeeded().await;
     assert!(r.logs.contains("cause 603"), "{}", r.logs);
     // mediagw's BYE went to the proxy (Route) with the caller's Contact as Request-URI.
     assert_eq!(
@@ -96,7 +72,7 @@ async fn inbound_through_proxy_hold_and_info_dtmf() {
     let proxy = Kamailio::start(Some(gw.sip));
     let mut app = Client::connect(&gw.ws_url()).await;
     let sipp = Sipp::uac("proxy_uac_hold_info_wait_bye", proxy.addr, "95588", &[]);
-    let id = answer_next(&mut app).await;
+    let id = answer_next(&mut app, 120).await;
     app.ok(
         "sys.call.receive_dtmf_start",
         json!({"res_id": id, "max_keys": 1, "first_key_timeout": 30}),
@@ -107,7 +83,7 @@ async fn inbound_through_proxy_hold_and_info_dtmf() {
     assert_eq!(got["error"], Value::Null, "{got}");
     app.ok("sys.call.drop", json!({"res_id": id})).await;
     app.event_of("on_released", &id).await;
-    finish(sipp).await;
+    sipp.succeeded().await;
     assert_eq!(proxy.routed("proxy: INVITE sip:mediagw@"), 1, "re-INVITE");
     assert_eq!(proxy.routed("proxy: INFO sip:mediagw@"), 1, "INFO");
 }
@@ -119,19 +95,20 @@ async fn outbound_through_proxy_application_hangs_up() {
     let gw = gateway_behind(&proxy);
     let mut app = Client::connect(&gw.ws_url()).await;
     let to = format!("sip:13800138000@{}", uas.addr());
-    let id = res(&app
-        .ok(
+    let id = res_id(
+        &app.ok(
             "sys.call.construct",
             json!({"to_uri": to, "max_answer_seconds": 60}),
         )
-        .await);
+        .await,
+    );
     let dial = app.event_of("on_dial_completed", &id).await;
     assert_eq!(dial["error"], Value::Null, "{dial}");
     app.ok("sys.call.drop", json!({"res_id": id, "cause": 200}))
         .await;
     let rel = app.event_of("on_released", &id).await;
     assert_eq!(rel["dropped_by"], "sys", "{rel}");
-    let r = finish(uas).await;
+    let r = uas.succeeded().await;
     assert!(r.logs.contains("cause 200"), "{}", r.logs);
     // The INVITE kept the to_uri as Request-URI; ACK and BYE followed the route set.
     assert_eq!(
@@ -160,17 +137,18 @@ async fn outbound_through_proxy_callee_hangs_up() {
     let uas = Sipp::uas("proxy_uas_hangs_up", &[]);
     let gw = gateway_behind(&proxy);
     let mut app = Client::connect(&gw.ws_url()).await;
-    let id = res(&app
-        .ok(
+    let id = res_id(
+        &app.ok(
             "sys.call.construct",
             json!({"to_uri": format!("sip:1@{}", uas.addr()), "max_answer_seconds": 60}),
         )
-        .await);
+        .await,
+    );
     let dial = app.event_of("on_dial_completed", &id).await;
     assert_eq!(dial["error"], Value::Null, "{dial}");
     let rel = app.event_of("on_released", &id).await;
     assert_eq!(rel["dropped_by"], "usr", "{rel}");
-    finish(uas).await;
+    uas.succeeded().await;
     assert_eq!(
         proxy.routed("proxy: BYE sip:mediagw@"),
         1,
@@ -185,18 +163,19 @@ async fn outbound_through_proxy_cancelled_before_answer() {
     let uas = Sipp::uas("proxy_uas_ring_cancel", &[]);
     let gw = gateway_behind(&proxy);
     let mut app = Client::connect(&gw.ws_url()).await;
-    let id = res(&app
-        .ok(
+    let id = res_id(
+        &app.ok(
             "sys.call.construct",
             json!({"to_uri": format!("sip:1@{}", uas.addr()), "max_answer_seconds": 60}),
         )
-        .await);
+        .await,
+    );
     app.event_of("on_ringing", &id).await;
     app.ok("sys.call.drop", json!({"res_id": id})).await;
     let dial = app.event_of("on_dial_completed", &id).await;
     assert!(dial["error"].is_string(), "{dial}");
     app.event_of("on_released", &id).await;
-    let r = finish(uas).await;
+    let r = uas.succeeded().await;
     assert!(
         r.logs.contains("reason Reason: SIP;cause=603"),
         "{}",
@@ -224,10 +203,10 @@ async fn two_proxies_in_a_chain_both_directions() {
     let p1 = Kamailio::start(Some(p2.addr));
     let mut app = Client::connect(&gw.ws_url()).await;
     let sipp = Sipp::uac("proxy_uac_wait_bye", p1.addr, "95588", &[]);
-    let id = answer_next(&mut app).await;
+    let id = answer_next(&mut app, 120).await;
     app.ok("sys.call.drop", json!({"res_id": id})).await;
     app.event_of("on_released", &id).await;
-    finish(sipp).await;
+    sipp.succeeded().await;
     for p in [&p1, &p2] {
         assert_eq!(p.routed("proxy: ACK sip:mediagw@"), 1, "{}", p.log_text());
         assert_eq!(p.routed("proxy: BYE sip:sipp@"), 1, "{}", p.log_text());
@@ -239,19 +218,20 @@ async fn two_proxies_in_a_chain_both_directions() {
     let uas = Sipp::uas("proxy_uas_hangs_up", &[]);
     let gw = gateway_behind(&q1);
     let mut app = Client::connect(&gw.ws_url()).await;
-    let id = res(&app
-        .ok(
+    let id = res_id(
+        &app.ok(
             "sys.call.construct",
             json!({"to_uri": format!("sip:2@{}", uas.addr()), "max_answer_seconds": 60}),
         )
-        .await);
+        .await,
+    );
     assert_eq!(
         app.event_of("on_dial_completed", &id).await["error"],
         Value::Null
     );
     let rel = app.event_of("on_released", &id).await;
     assert_eq!(rel["dropped_by"], "usr", "{rel}");
-    finish(uas).await;
+    uas.succeeded().await;
     for p in [&q1, &q2] {
         assert_eq!(p.routed("proxy: ACK sip:sipp@"), 1, "{}", p.log_text());
         assert_eq!(p.routed("proxy: BYE sip:mediagw@"), 1, "{}", p.log_text());

@@ -328,9 +328,7 @@ async fn sipps_early_media_reaches_the_parent_byte_for_byte() {
         got.len()
     );
     app.ok("sys.call.drop", json!({"res_id": idc})).await;
-    tokio::task::spawn_blocking(move || sipp.expect_success())
-        .await
-        .expect("sipp");
+    sipp.succeeded().await;
     let _ = a;
 }
 
@@ -368,7 +366,5 @@ async fn a_sipp_far_end_ringing_brings_the_file_and_a_cancel_ends_it() {
         json!({"res_id": ida, "content": [["1", 1, ""]]}),
     )
     .await;
-    tokio::task::spawn_blocking(move || sipp.expect_success())
-        .await
-        .expect("sipp");
+    sipp.succeeded().await;
 }

@@ -7,43 +7,18 @@
 
 use std::time::{Duration, Instant};
 
-use mediagw_testkit::{Client, Gateway, Kamailio, Sipp, SippResult, start_gateway};
+use mediagw_testkit::calls::{answer_next, res_id};
+use mediagw_testkit::{Client, Gateway, Kamailio, Sipp, start_gateway};
 use serde_json::{Value, json};
 
 /// Session timers of 90 s (the RFC's minimum) make these scenarios run for up to two minutes.
 const LONG: Duration = Duration::from_secs(170);
-
-async fn finish_within(sipp: Sipp, limit: Duration) -> SippResult {
-    tokio::task::spawn_blocking(move || sipp.expect_success_within(limit))
-        .await
-        .expect("join")
-}
-
-async fn finish(sipp: Sipp) -> SippResult {
-    finish_within(sipp, Duration::from_secs(60)).await
-}
-
-fn res(v: &Value) -> String {
-    v["res_id"].as_str().expect("res_id").to_string()
-}
 
 fn gateway_behind(proxy: &Kamailio, extra: &str) -> Gateway {
     start_gateway!(&format!(
         "[sip]\noutbound_proxy = \"{}\"\n{extra}",
         proxy.addr
     ))
-}
-
-async fn answer_next(app: &mut Client) -> String {
-    let id = res(&app.event("on_incoming").await);
-    app.ok(
-        "sys.call.answer",
-        json!({"res_id": id, "max_answer_seconds": 600}),
-    )
-    .await;
-    let done = app.event_of("on_answer_completed", &id).await;
-    assert_eq!(done["error"], Value::Null, "{done}");
-    id
 }
 
 /// The caller refreshes once after 50 s (by `method`), then goes silent: mediagw must
@@ -54,7 +29,7 @@ async fn peer_refreshes_once_then_mediagw_ends_the_call(scenario: &str) {
     let proxy = Kamailio::start(Some(gw.sip));
     let mut app = Client::connect(&gw.ws_url()).await;
     let sipp = Sipp::uac(scenario, proxy.addr, "95588", &["-timeout", "160s"]);
-    let id = answer_next(&mut app).await;
+    let id = answer_next(&mut app, 600).await;
     let rel = app.event_of_within("on_released", &id, LONG).await;
     assert_eq!(rel["dropped_by"], "sys", "{rel}");
     assert_eq!(rel["cause"], 408, "{rel}");
@@ -63,7 +38,7 @@ async fn peer_refreshes_once_then_mediagw_ends_the_call(scenario: &str) {
         (105..=120).contains(&talk),
         "the BYE came {talk} s after the answer, expected 50 s + 60 s: {rel}"
     );
-    let r = finish_within(sipp, LONG).await;
+    let r = sipp.succeeded_within(LONG).await;
     assert!(
         r.logs.contains("cause 408 text session timer expired"),
         "{}",
@@ -92,10 +67,10 @@ async fn mediagw_refreshes_an_inbound_call_by_update() {
         "95588",
         &["-timeout", "120s"],
     );
-    let id = answer_next(&mut app).await;
+    let id = answer_next(&mut app, 600).await;
     let rel = app.event_of_within("on_released", &id, LONG).await;
     assert_eq!(rel["dropped_by"], "usr", "{rel}");
-    finish_within(sipp, LONG).await;
+    sipp.succeeded_within(LONG).await;
     assert_eq!(
         proxy.routed("proxy: UPDATE sip:sipp@"),
         1,
@@ -110,19 +85,20 @@ async fn mediagw_refreshes_an_outbound_call_by_reinvite() {
     let uas = Sipp::uas("st_uas_mediagw_refreshes_reinvite", &["-timeout", "120s"]);
     let gw = gateway_behind(&proxy, "[media]\nrtp_timeout_seconds = 0\n");
     let mut app = Client::connect(&gw.ws_url()).await;
-    let id = res(&app
-        .ok(
+    let id = res_id(
+        &app.ok(
             "sys.call.construct",
             json!({"to_uri": format!("sip:1@{}", uas.addr()), "max_answer_seconds": 600}),
         )
-        .await);
+        .await,
+    );
     assert_eq!(
         app.event_of("on_dial_completed", &id).await["error"],
         Value::Null
     );
     let rel = app.event_of_within("on_released", &id, LONG).await;
     assert_eq!(rel["dropped_by"], "usr", "{rel}");
-    finish_within(uas, LONG).await;
+    uas.succeeded_within(LONG).await;
     // The initial INVITE goes to the to_uri, the refresh to the callee's Contact.
     assert_eq!(
         proxy.routed("proxy: INVITE sip:sipp@"),
@@ -144,19 +120,20 @@ async fn peer_refreshes_an_outbound_call_by_update() {
     let uas = Sipp::uas("st_uas_peer_refreshes_update", &[]);
     let gw = gateway_behind(&proxy, "");
     let mut app = Client::connect(&gw.ws_url()).await;
-    let id = res(&app
-        .ok(
+    let id = res_id(
+        &app.ok(
             "sys.call.construct",
             json!({"to_uri": format!("sip:1@{}", uas.addr()), "max_answer_seconds": 600}),
         )
-        .await);
+        .await,
+    );
     assert_eq!(
         app.event_of("on_dial_completed", &id).await["error"],
         Value::Null
     );
     let rel = app.event_of("on_released", &id).await;
     assert_eq!(rel["dropped_by"], "usr", "{rel}");
-    finish(uas).await;
+    uas.succeeded().await;
     assert_eq!(
         proxy.routed("proxy: UPDATE sip:mediagw@"),
         1,
@@ -170,7 +147,7 @@ async fn too_small_a_session_interval_gets_422_and_no_call() {
     let gw = start_gateway!("");
     let mut app = Client::connect(&gw.ws_url()).await;
     let sipp = Sipp::uac("st_uac_too_small", gw.sip, "95588", &[]);
-    let r = finish(sipp).await;
+    let r = sipp.succeeded().await;
     assert!(r.logs.contains("min_se Min-SE: 90"), "{}", r.logs);
     // A reply on the same connection comes after any event sent before it.
     assert_eq!(
@@ -191,17 +168,18 @@ async fn outbound_422_is_retried_with_the_callees_min_se() {
     let uas = Sipp::uas("st_uas_422_then_answer", &[]);
     let gw = start_gateway!("");
     let mut app = Client::connect(&gw.ws_url()).await;
-    let id = res(&app
-        .ok(
+    let id = res_id(
+        &app.ok(
             "sys.call.construct",
             json!({"to_uri": format!("sip:1@{}", uas.addr()), "max_answer_seconds": 600}),
         )
-        .await);
+        .await,
+    );
     let dial = app.event_of("on_dial_completed", &id).await;
     assert_eq!(dial["error"], Value::Null, "{dial}");
     app.ok("sys.call.drop", json!({"res_id": id})).await;
     app.event_of("on_released", &id).await;
-    finish(uas).await;
+    uas.succeeded().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -210,7 +188,7 @@ async fn caller_requiring_100rel_gets_a_reliable_180_and_prack_works() {
     let proxy = Kamailio::start(Some(gw.sip));
     let mut app = Client::connect(&gw.ws_url()).await;
     let sipp = Sipp::uac("rel_uac_prack", proxy.addr, "95588", &[]);
-    let id = res(&app.event("on_incoming").await);
+    let id = res_id(&app.event("on_incoming").await);
     // Answer once the PRACK has been answered (the proxy relayed its 200), so the
     // caller sees the PRACK's 200 before the INVITE's.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -233,7 +211,7 @@ async fn caller_requiring_100rel_gets_a_reliable_180_and_prack_works() {
     );
     let rel = app.event_of("on_released", &id).await;
     assert_eq!(rel["dropped_by"], "usr", "{rel}");
-    let r = finish(sipp).await;
+    let r = sipp.succeeded().await;
     assert!(r.logs.contains("require Require: 100rel"), "{}", r.logs);
     assert_eq!(
         proxy.routed("proxy: PRACK sip:mediagw@"),
@@ -249,11 +227,11 @@ async fn a_reliable_180_without_prack_ends_in_504() {
     let gw = start_gateway!("[sip]\nt1_ms = 50\n");
     let mut app = Client::connect(&gw.ws_url()).await;
     let sipp = Sipp::uac("rel_uac_no_prack", gw.sip, "95588", &[]);
-    let id = res(&app.event("on_incoming").await);
+    let id = res_id(&app.event("on_incoming").await);
     let rel = app.event_of("on_released", &id).await;
     assert_eq!(rel["dropped_by"], "sys", "{rel}");
     assert_eq!(rel["cause"], 504, "{rel}");
-    finish(sipp).await;
+    sipp.succeeded().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -262,12 +240,13 @@ async fn a_callees_reliable_180_is_pracked() {
     let uas = Sipp::uas("rel_uas_reliable_180", &[]);
     let gw = gateway_behind(&proxy, "");
     let mut app = Client::connect(&gw.ws_url()).await;
-    let id = res(&app
-        .ok(
+    let id = res_id(
+        &app.ok(
             "sys.call.construct",
             json!({"to_uri": format!("sip:1@{}", uas.addr()), "max_answer_seconds": 600}),
         )
-        .await);
+        .await,
+    );
     app.event_of("on_ringing", &id).await;
     assert_eq!(
         app.event_of("on_dial_completed", &id).await["error"],
@@ -275,7 +254,7 @@ async fn a_callees_reliable_180_is_pracked() {
     );
     app.ok("sys.call.drop", json!({"res_id": id})).await;
     app.event_of("on_released", &id).await;
-    finish(uas).await;
+    uas.succeeded().await;
     assert_eq!(
         proxy.routed("proxy: PRACK sip:sipp@"),
         1,

@@ -1,18 +1,9 @@
 //! End-to-end signalling through the real binary: real SIPp on one side, a real
 //! WebSocket JSON-RPC client on the other (issue 2's scenarios).
 
-use mediagw_testkit::{Client, Sipp, SippResult, start_gateway};
+use mediagw_testkit::calls::res_id;
+use mediagw_testkit::{Client, Sipp, start_gateway};
 use serde_json::{Value, json};
-
-async fn finish(sipp: Sipp) -> SippResult {
-    tokio::task::spawn_blocking(move || sipp.expect_success())
-        .await
-        .expect("join")
-}
-
-fn res(v: &Value) -> String {
-    v["res_id"].as_str().expect("res_id").to_string()
-}
 
 /// Every on_released carries every field of the seed.
 fn check_released(rel: &Value, dir: &str, dropped_by: &str, cause: i64, answered: bool) {
@@ -54,7 +45,7 @@ async fn inbound_answer_then_caller_hangs_up() {
     let mut app = Client::connect(&gw.ws_url()).await;
     let sipp = Sipp::uac("uac", gw.sip, "95588", &["-d", "300"]);
     let inc = app.event("on_incoming").await;
-    let id = res(&inc);
+    let id = res_id(&inc);
     assert!(id.contains("sys.call"), "{inc}");
     assert!(inc["to_uri"].as_str().unwrap().contains("95588"), "{inc}");
     assert!(
@@ -81,7 +72,7 @@ async fn inbound_answer_then_caller_hangs_up() {
     let rel = app.event_of("on_released", &id).await;
     check_released(&rel, "inbound", "usr", 200, true);
     assert_eq!(rel["user_data"], "cdr-1");
-    finish(sipp).await;
+    sipp.succeeded().await;
     assert_eq!(app.ok("sys.call.exists", json!([id])).await, json!(false));
 }
 
@@ -90,7 +81,7 @@ async fn inbound_answer_then_app_drops_with_reason() {
     let gw = start_gateway!("");
     let mut app = Client::connect(&gw.ws_url()).await;
     let sipp = Sipp::uac("uac_wait_bye", gw.sip, "1000", &[]);
-    let id = res(&app.event("on_incoming").await);
+    let id = res_id(&app.event("on_incoming").await);
     app.ok(
         "sys.call.answer",
         json!({"res_id": id, "max_answer_seconds": 60}),
@@ -101,7 +92,7 @@ async fn inbound_answer_then_app_drops_with_reason() {
         .await;
     let rel = app.event_of("on_released", &id).await;
     check_released(&rel, "inbound", "sys", 603, true);
-    let r = finish(sipp).await;
+    let r = sipp.succeeded().await;
     assert!(
         r.logs.contains("cause 603"),
         "BYE lacked Reason cause=603:\n{}",
@@ -116,7 +107,7 @@ async fn inbound_reject_486() {
     let gw = start_gateway!("");
     let mut app = Client::connect(&gw.ws_url()).await;
     let sipp = Sipp::uac("uac_expect_486", gw.sip, "1000", &[]);
-    let id = res(&app.event("on_incoming").await);
+    let id = res_id(&app.event("on_incoming").await);
     app.ok(
         "sys.call.reject",
         json!({"res_id": id, "cause": 486, "user_data": "busy"}),
@@ -125,7 +116,7 @@ async fn inbound_reject_486() {
     let rel = app.event_of("on_released", &id).await;
     check_released(&rel, "inbound", "sys", 486, false);
     assert_eq!(rel["user_data"], "busy");
-    finish(sipp).await;
+    sipp.succeeded().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -133,11 +124,11 @@ async fn inbound_reject_default_cause_is_603() {
     let gw = start_gateway!("");
     let mut app = Client::connect(&gw.ws_url()).await;
     let sipp = Sipp::uac("uac_expect_603", gw.sip, "1000", &[]);
-    let id = res(&app.event("on_incoming").await);
+    let id = res_id(&app.event("on_incoming").await);
     app.ok("sys.call.reject", json!([id])).await;
     let rel = app.event_of("on_released", &id).await;
     check_released(&rel, "inbound", "sys", 603, false);
-    finish(sipp).await;
+    sipp.succeeded().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -145,7 +136,7 @@ async fn inbound_redirect_302_with_contact() {
     let gw = start_gateway!("");
     let mut app = Client::connect(&gw.ws_url()).await;
     let sipp = Sipp::uac("uac_expect_302", gw.sip, "1000", &[]);
-    let id = res(&app.event("on_incoming").await);
+    let id = res_id(&app.event("on_incoming").await);
     app.ok(
         "sys.call.redirect",
         json!({"res_id": id, "redirect_uri": "sip:ipsc2@127.0.0.2:5070"}),
@@ -153,7 +144,7 @@ async fn inbound_redirect_302_with_contact() {
     .await;
     let rel = app.event_of("on_released", &id).await;
     check_released(&rel, "inbound", "sys", 302, false);
-    let r = finish(sipp).await;
+    let r = sipp.succeeded().await;
     assert!(
         r.logs.contains("target ipsc2@127.0.0.2:5070"),
         "302 Contact not the redirect target:\n{}",
@@ -167,7 +158,7 @@ async fn inbound_without_client_gets_480_and_leaves_nothing() {
     // A client that opted out of incoming calls does not count.
     let mut watcher = Client::connect(&format!("{}?incoming=false", gw.ws_url())).await;
     let sipp = Sipp::uac("uac_expect_480", gw.sip, "1000", &[]);
-    finish(sipp).await;
+    sipp.succeeded().await;
     let metrics = mediagw_testkit::http::get(gw.api, "/metrics").await;
     assert!(metrics.contains("mediagw_calls 0"), "{metrics}");
     assert!(watcher.queued().is_empty());
@@ -182,10 +173,10 @@ async fn inbound_caller_cancels_before_answer() {
     let mut app = Client::connect(&gw.ws_url()).await;
     // SIPp's built-in uac cannot cancel; a CANCEL-ing scenario lives in loadtest/sipp.
     let sipp = Sipp::uac("uac_cancel", gw.sip, "1000", &[]);
-    let id = res(&app.event("on_incoming").await);
+    let id = res_id(&app.event("on_incoming").await);
     let rel = app.event_of("on_released", &id).await;
     check_released(&rel, "inbound", "usr", 487, false);
-    finish(sipp).await;
+    sipp.succeeded().await;
     app.err(
         "sys.call.answer",
         json!({"res_id": id, "max_answer_seconds": 5}),
@@ -199,7 +190,7 @@ async fn max_answer_seconds_sends_bye() {
     let gw = start_gateway!("");
     let mut app = Client::connect(&gw.ws_url()).await;
     let sipp = Sipp::uac("uac_wait_bye", gw.sip, "1000", &[]);
-    let id = res(&app.event("on_incoming").await);
+    let id = res_id(&app.event("on_incoming").await);
     app.ok(
         "sys.call.answer",
         json!({"res_id": id, "max_answer_seconds": 1}),
@@ -208,7 +199,7 @@ async fn max_answer_seconds_sends_bye() {
     app.event_of("on_answer_completed", &id).await;
     let rel = app.event_of("on_released", &id).await;
     check_released(&rel, "inbound", "sys", 408, true);
-    let r = finish(sipp).await;
+    let r = sipp.succeeded().await;
     assert!(r.logs.contains("cause 408"), "{}", r.logs);
 }
 
@@ -224,7 +215,7 @@ async fn outbound_answered_by_sipp_uas_then_dropped() {
             json!({"to_uri": to, "max_answer_seconds": 60, "from_uri": "sip:95588@127.0.0.1", "user_data": "u1"}),
         )
         .await;
-    let id = res(&r);
+    let id = res_id(&r);
     assert_eq!(r["to_uri"], to);
     assert_eq!(r["user_data"], "u1");
     assert!(r["ipsc_info"]["process_id"].is_u64(), "{r}");
@@ -237,7 +228,7 @@ async fn outbound_answered_by_sipp_uas_then_dropped() {
     app.ok("sys.call.drop", json!({"res_id": id})).await;
     let rel = app.event_of("on_released", &id).await;
     check_released(&rel, "outbound", "sys", 603, true);
-    let r = finish(uas).await;
+    let r = uas.succeeded().await;
     assert!(r.logs.contains("cause 603"), "{}", r.logs);
 }
 
@@ -247,18 +238,19 @@ async fn outbound_busy_reports_dial_error() {
     let gw = start_gateway!("");
     let mut app = Client::connect(&gw.ws_url()).await;
     let to = format!("sip:1@{}", uas.addr());
-    let id = res(&app
-        .ok(
+    let id = res_id(
+        &app.ok(
             "sys.call.construct",
             json!({"to_uri": to, "max_answer_seconds": 60}),
         )
-        .await);
+        .await,
+    );
     let dial = app.event_of("on_dial_completed", &id).await;
     assert!(dial["error"].as_str().unwrap().contains("486"), "{dial}");
     assert_eq!(dial["answer_time"], Value::Null);
     let rel = app.event_of("on_released", &id).await;
     check_released(&rel, "outbound", "usr", 486, false);
-    finish(uas).await;
+    uas.succeeded().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -302,14 +294,14 @@ async fn outbound_list_falls_through_a_full_gateway() {
         .await;
     assert!(e["data"]["reason"].as_str().is_some(), "{e}");
     for r in [&first, &second] {
-        let id = res(r);
+        let id = res_id(r);
         let d = app.event_of("on_dial_completed", &id).await;
         assert_eq!(d["error"], Value::Null, "{d}");
         app.ok("sys.call.drop", json!({"res_id": id})).await;
         app.event_of("on_released", &id).await;
     }
-    finish(a).await;
-    finish(b).await;
+    a.succeeded().await;
+    b.succeeded().await;
     // Slots are free again: a new call to the first gateway is accepted.
     let c = Sipp::uas("uas_busy", &[]);
     drop(c);
@@ -321,12 +313,13 @@ async fn max_ring_seconds_sends_cancel() {
     let gw = start_gateway!("");
     let mut app = Client::connect(&gw.ws_url()).await;
     let to = format!("sip:1@{}", uas.addr());
-    let id = res(&app
-        .ok(
+    let id = res_id(
+        &app.ok(
             "sys.call.construct",
             json!({"to_uri": to, "max_answer_seconds": 60, "max_ring_seconds": 1}),
         )
-        .await);
+        .await,
+    );
     app.event_of("on_ringing", &id).await;
     let dial = app.event_of("on_dial_completed", &id).await;
     assert!(
@@ -335,7 +328,7 @@ async fn max_ring_seconds_sends_cancel() {
     );
     let rel = app.event_of("on_released", &id).await;
     check_released(&rel, "outbound", "sys", 408, false);
-    finish(uas).await;
+    uas.succeeded().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -344,12 +337,13 @@ async fn drop_before_answer_sends_cancel() {
     let gw = start_gateway!("");
     let mut app = Client::connect(&gw.ws_url()).await;
     let to = format!("sip:1@{}", uas.addr());
-    let id = res(&app
-        .ok(
+    let id = res_id(
+        &app.ok(
             "sys.call.construct",
             json!({"to_uri": to, "max_answer_seconds": 60}),
         )
-        .await);
+        .await,
+    );
     app.event_of("on_ringing", &id).await;
     app.ok("sys.call.drop", json!({"res_id": id, "cause": 487}))
         .await;
@@ -357,7 +351,7 @@ async fn drop_before_answer_sends_cancel() {
     assert!(dial["error"].as_str().unwrap().contains("drop"), "{dial}");
     let rel = app.event_of("on_released", &id).await;
     check_released(&rel, "outbound", "sys", 487, false);
-    let r = finish(uas).await;
+    let r = uas.succeeded().await;
     assert!(r.logs.contains("cause 487"), "{}", r.logs);
 }
 
@@ -368,12 +362,13 @@ async fn outbound_timer_b_when_nobody_answers() {
     let gw = start_gateway!("[sip]\nt1_ms = 50\n");
     let mut app = Client::connect(&gw.ws_url()).await;
     let to = format!("sip:1@{}", silent.local_addr().unwrap());
-    let id = res(&app
-        .ok(
+    let id = res_id(
+        &app.ok(
             "sys.call.construct",
             json!({"to_uri": to, "max_answer_seconds": 60}),
         )
-        .await);
+        .await,
+    );
     let dial = app.event_of("on_dial_completed", &id).await;
     assert!(
         dial["error"].as_str().unwrap().contains("Timer B"),

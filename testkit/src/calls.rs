@@ -2,7 +2,7 @@
 //! by the test's API client.
 
 use mediagw::codec::Codec;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::{Client, Gateway, Ua};
 
@@ -20,13 +20,30 @@ pub async fn answered(
     (ua, id)
 }
 
+/// The `res_id` of a reply or event.
+pub fn res_id(v: &Value) -> String {
+    v["res_id"].as_str().expect("res_id").to_string()
+}
+
+/// Answers the next call offered to `app` (from any peer: SIPp, through a proxy) and
+/// waits for its `on_answer_completed`, which must carry no error (the ACK arrived);
+/// the call's res_id.
+pub async fn answer_next(app: &mut Client, max_answer_seconds: u32) -> String {
+    let id = res_id(&app.event("on_incoming").await);
+    app.ok(
+        "sys.call.answer",
+        json!({"res_id": id, "max_answer_seconds": max_answer_seconds}),
+    )
+    .await;
+    let done = app.event_of("on_answer_completed", &id).await;
+    assert_eq!(done["error"], Value::Null, "the ACK did not arrive: {done}");
+    id
+}
+
 /// Answers the next call offered to `app` (`ua`'s INVITE) and waits until it is Idle
 /// (the UA took the 200, its ACK arrived); the call's res_id.
 pub async fn answer_offered(app: &mut Client, ua: &mut Ua) -> String {
-    let id = app.event("on_incoming").await["res_id"]
-        .as_str()
-        .expect("res_id")
-        .to_string();
+    let id = res_id(&app.event("on_incoming").await);
     app.ok(
         "sys.call.answer",
         json!({"res_id": id, "max_answer_seconds": 300}),

@@ -210,6 +210,18 @@ impl Sipp {
         }
     }
 
+    /// [`Sipp::expect_success`] from async code (the wait runs on a blocking thread).
+    pub async fn succeeded(self) -> SippResult {
+        self.succeeded_within(Duration::from_secs(60)).await
+    }
+
+    /// [`Sipp::expect_success_within`] from async code.
+    pub async fn succeeded_within(self, limit: Duration) -> SippResult {
+        tokio::task::spawn_blocking(move || self.expect_success_within(limit))
+            .await
+            .expect("the SIPp waiter")
+    }
+
     /// Waits and asserts success, showing SIPp's logs otherwise.
     pub fn expect_success(self) -> SippResult {
         self.expect_success_within(Duration::from_secs(60))
