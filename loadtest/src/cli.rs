@@ -53,6 +53,27 @@ pub enum Command {
     /// conferences of 3) or a rotating few do (of 50), and every frame each member hears
     /// is checked for loss, lateness, its own voice and missing talkers.
     Conf(ConfArgs),
+    /// CPU time per packet of several gateway builds at the same fixed loads, round by
+    /// round (A, B, A, B, ...) beside the one-socket echo: an optimisation's before and
+    /// after from one run.
+    Ab(AbArgs),
+}
+
+/// Options of `ab`.
+#[derive(Args, Debug)]
+pub struct AbArgs {
+    /// A gateway binary to measure (give two or more; the first is the baseline).
+    #[arg(long, value_name = "PATH", required = true)]
+    pub bin: Vec<PathBuf>,
+    /// Channel counts (IVR calls) measured.
+    #[arg(long, value_name = "N[,N...]", value_delimiter = ',', default_values_t = [1200, 2000])]
+    pub loads: Vec<u32>,
+    /// Rounds (each build once per round).
+    #[arg(long, value_name = "R", default_value_t = 3)]
+    pub rounds: usize,
+    /// Seconds of each measuring window.
+    #[arg(long, value_name = "S", default_value_t = 3)]
+    pub window: u64,
 }
 
 /// Options of `scaleout`.

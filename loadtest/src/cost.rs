@@ -209,8 +209,19 @@ pub fn density_line(per_core: u32, pct: f64, ceiling: u32) -> String {
 /// Streams each echo the loads in turn (one fresh echo and generator per kind) and
 /// samples its thread.
 pub fn measure_echoes(o: &Opts, loads: &[u32], irq_acct: bool) -> Vec<Cost> {
-    EchoKind::ALL
-        .into_iter()
+    measure_echo_kinds(o, &EchoKind::ALL, loads, irq_acct)
+}
+
+/// As [`measure_echoes`], for the echoes in `kinds` only.
+pub fn measure_echo_kinds(
+    o: &Opts,
+    kinds: &[EchoKind],
+    loads: &[u32],
+    irq_acct: bool,
+) -> Vec<Cost> {
+    kinds
+        .iter()
+        .copied()
         .filter_map(|kind| {
             let mut echo = match Echo::spawn(kind, o.target_core) {
                 Ok(e) => e,

@@ -13,6 +13,8 @@
 //! `mediagw-load scaleout` places calls through Kamailio to several nodes (per-node and
 //! total CPS and channels, the proxy's own cost).
 //! `mediagw-load conf` conferences of 3 and of 50 (loss, own voice, missing talkers).
+//! `mediagw-load ab --bin A --bin B` the CPU time per packet of two gateway builds at
+//! the same loads, interleaved, beside the one-socket echo.
 //! `--help` on each says more.
 //!
 //! Where things are: `cli` and `opts` (command line, run parameters), `density` (the
@@ -27,6 +29,7 @@
 //! What it shares with the integration tests (the gateway launcher, SIPp, the API
 //! client, the SIP call leg) is in the `mediagw-testkit` crate.
 
+mod ab;
 mod app;
 mod bridge;
 mod ceiling;
@@ -98,6 +101,7 @@ fn main() {
         Some(Command::Bridge(a)) => host::runtime().block_on(bridge::run(a)),
         Some(Command::Scaleout(a)) => scaleout::run(a),
         Some(Command::Conf(a)) => host::runtime().block_on(conf::run(a)),
+        Some(Command::Ab(a)) => ab::run(a),
     };
     std::process::exit(code);
 }

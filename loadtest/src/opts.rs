@@ -45,6 +45,8 @@ pub struct Opts {
     pub sipp: bool,
     /// Measure the echo ceilings.
     pub echo: bool,
+    /// The gateway binary (`None`: `$MEDIAGW_BIN` or the one next to this program).
+    pub gateway_bin: Option<PathBuf>,
 }
 
 impl Opts {
@@ -68,6 +70,7 @@ impl Opts {
             target_core: 0,
             sipp: true,
             echo: true,
+            gateway_bin: None,
         }
     }
 

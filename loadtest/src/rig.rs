@@ -3,6 +3,7 @@
 //! root, the bench application, the RTP streamer and the SIP driver.
 
 use std::f64::consts::PI;
+use std::path::Path;
 
 use mediagw::codec::wav::{Encoding, RATE, header};
 use mediagw_testkit::gateway::{Gateway, Launch, find_binary};
@@ -22,11 +23,19 @@ use crate::stream::{Demux, Streamer};
 /// fail with "no free RTP port". The binary is `$MEDIAGW_BIN`
 /// or the `mediagw` next to this executable.
 pub fn start_gateway(workers: usize) -> anyhow::Result<Gateway> {
-    let bin = find_binary().ok_or_else(|| {
-        anyhow::anyhow!(
-            "no mediagw binary next to this one: cargo build --release --workspace, or set MEDIAGW_BIN"
-        )
-    })?;
+    start_gateway_bin(workers, None)
+}
+
+/// As [`start_gateway`], running `bin` when given (`mediagw-load ab` compares builds).
+pub fn start_gateway_bin(workers: usize, bin: Option<&Path>) -> anyhow::Result<Gateway> {
+    let bin = match bin {
+        Some(b) => b.to_path_buf(),
+        None => find_binary().ok_or_else(|| {
+            anyhow::anyhow!(
+                "no mediagw binary next to this one: cargo build --release --workspace, or set MEDIAGW_BIN"
+            )
+        })?,
+    };
     Launch::new(bin)
         .log_filter("warn,mediagw::server=info")
         .config(&format!(
@@ -75,7 +84,8 @@ impl Rig {
 
     /// As [`Rig::start`], with a prompt of `secs` seconds.
     pub async fn start_with_prompt(o: &Opts, workers: usize, secs: u32) -> Result<Rig, String> {
-        let gw = start_gateway(workers).map_err(|e| format!("{e:#}"))?;
+        let gw =
+            start_gateway_bin(workers, o.gateway_bin.as_deref()).map_err(|e| format!("{e:#}"))?;
         let prompt = write_prompt(&gw, secs).map_err(|e| e.to_string())?;
         let scenario = Scenario::Ivr {
             prompt: json!(prompt),
