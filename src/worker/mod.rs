@@ -41,6 +41,7 @@ pub mod clock;
 mod config;
 mod epoll;
 mod error;
+mod fixed_files;
 mod handle;
 mod ioctx;
 mod reactor;
