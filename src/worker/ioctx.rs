@@ -200,7 +200,7 @@ impl<'a, E> IoCtx<'a, E> {
             self.st.counters.s.send_errors += 1;
             return Err(SocketSendError::BadSocket);
         };
-        if self.st.slab.queue(fd, sock.index(), data, to) {
+        if self.st.slab.queue(fd, data, to) {
             return Ok(());
         }
         let s = &mut self.st.counters.s;

@@ -41,7 +41,6 @@ pub mod clock;
 mod config;
 mod epoll;
 mod error;
-mod fixed_files;
 mod handle;
 mod ioctx;
 mod reactor;

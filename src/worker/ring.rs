@@ -18,10 +18,6 @@
 //! drained with plain non-blocking `recvfrom` calls before it is armed again, so nothing
 //! queued meanwhile waits for the next datagram.
 //!
-//! Sockets are named by their slot in the ring's registered file table
-//! ([`FixedFiles`](super::fixed_files::FixedFiles)) where it has room, so sends and
-//! receives skip the kernel's per-request descriptor lookup.
-//!
 //! Completion tags (`user_data`): kind in bits 56..64, socket generation (24 bits) in
 //! bits 32..56, socket slot or send slot in bits 0..32.
 
@@ -30,7 +26,7 @@ use std::io;
 use std::mem::{ManuallyDrop, MaybeUninit};
 use std::os::fd::RawFd;
 
-use io_uring::types::{CancelBuilder, Fd, Fixed, RecvMsgOut, TimeoutFlags, Timespec};
+use io_uring::types::{CancelBuilder, Fd, RecvMsgOut, TimeoutFlags, Timespec};
 use io_uring::{IoUring, cqueue, opcode, squeue};
 
 use super::MediaHandler;
@@ -38,7 +34,6 @@ use super::addr::{NAME_LEN, parse_sockaddr};
 use super::bufring::BufRing;
 use super::clock::{mono_ns, split_ns};
 use super::config::WorkerConfig;
-use super::fixed_files::FixedFiles;
 use super::ioctx::Op;
 use super::reactor::{GEN_MASK, Reactor, SHUTDOWN_PATIENCE};
 use super::sockets::SockState;
@@ -108,8 +103,6 @@ pub struct RingBackend {
     /// Where a socket whose multishot receive ran out of provided buffers is drained
     /// synchronously before its receive is armed again.
     scratch: Box<[u8]>,
-    /// The registered file table's occupants.
-    files: FixedFiles,
 }
 
 impl RingBackend {
@@ -161,7 +154,6 @@ impl RingBackend {
         // SAFETY: msghdr is plain data; only msg_namelen/msg_controllen matter for multishot.
         let mut msghdr: Box<libc::msghdr> = Box::new(unsafe { std::mem::zeroed() });
         msghdr.msg_namelen = NAME_LEN as libc::socklen_t;
-        let files = FixedFiles::new(&ring.submitter());
         Ok(Self {
             ring,
             bufs: ManuallyDrop::new(bufs),
@@ -174,7 +166,6 @@ impl RingBackend {
             cqes: (0..CQE_BATCH).map(|_| MaybeUninit::uninit()).collect(),
             backlog: VecDeque::with_capacity(256),
             scratch: vec![0u8; cfg.recv_buffer_size].into_boxed_slice(),
-            files,
         })
     }
 
@@ -243,23 +234,10 @@ impl RingBackend {
     }
 
     fn arm_recv(&mut self, fd: RawFd, generation: u32, idx: u32) {
-        let e = if self.files.is_registered(idx) {
-            opcode::RecvMsgMulti::new(Fixed(idx), &*self.msghdr, self.bufs.bgid()).build()
-        } else {
-            opcode::RecvMsgMulti::new(Fd(fd), &*self.msghdr, self.bufs.bgid()).build()
-        };
-        self.push(e.user_data(tag(KIND_RECV, generation, idx)));
-    }
-
-    /// Takes socket slot `idx` out of the registered file table before its descriptor is
-    /// closed or handed over; what was queued is submitted first, so that no queued
-    /// request finds the entry empty.
-    fn unregister(&mut self, idx: u32) {
-        if self.files.is_registered(idx) {
-            self.bufs.publish();
-            let _ = self.ring.submit();
-            self.files.unregister(&self.ring.submitter(), idx);
-        }
+        let e = opcode::RecvMsgMulti::new(Fd(fd), &*self.msghdr, self.bufs.bgid())
+            .build()
+            .user_data(tag(KIND_RECV, generation, idx));
+        self.push(e);
     }
 
     /// End of a callback batch: hand queued sends to the kernel, carry out socket work,
@@ -275,19 +253,12 @@ impl RingBackend {
         for &i in io.slab.pending() {
             let (addr, addr_len) = io.slab.addr(i);
             let data = io.slab.data(i);
-            let sock = io.slab.sock(i);
-            let e = if self.files.is_registered(sock) {
-                opcode::Send::new(Fixed(sock), data.as_ptr(), data.len() as u32)
-                    .dest_addr(addr.as_ptr())
-                    .dest_addr_len(addr_len)
-                    .build()
-            } else {
-                opcode::Send::new(Fd(io.slab.fd(i)), data.as_ptr(), data.len() as u32)
-                    .dest_addr(addr.as_ptr())
-                    .dest_addr_len(addr_len)
-                    .build()
-            };
-            self.push(e.user_data(tag(KIND_SEND, 0, i)));
+            let e = opcode::Send::new(Fd(io.slab.fd(i)), data.as_ptr(), data.len() as u32)
+                .dest_addr(addr.as_ptr())
+                .dest_addr_len(addr_len)
+                .build()
+                .user_data(tag(KIND_SEND, 0, i));
+            self.push(e);
         }
         io.slab.clear_pending();
         for k in 0..io.ops.len() {
@@ -300,7 +271,6 @@ impl RingBackend {
                     {
                         s.armed = true;
                         let (fd, generation) = (s.raw_fd(), s.generation);
-                        self.files.register(&self.ring.submitter(), idx, fd);
                         self.arm_recv(fd, generation, idx);
                     }
                 }
@@ -314,13 +284,9 @@ impl RingBackend {
                             .user_data(tag(KIND_CANCEL, 0, 0));
                         self.push(e);
                     } else if let Op::Close(_) = op {
-                        self.unregister(idx);
                         io.sockets.finish_close(idx);
-                    } else {
-                        self.unregister(idx);
-                        if let Some(d) = io.sockets.finish_detach(idx) {
-                            io.detached.push(d);
-                        }
+                    } else if let Some(d) = io.sockets.finish_detach(idx) {
+                        io.detached.push(d);
                     }
                 }
             }
@@ -439,12 +405,10 @@ impl RingBackend {
             _ => {}
         }
         if slot.state == SockState::Closing {
-            self.unregister(idx);
             eng.io.sockets.finish_close(idx);
             return;
         }
         if slot.state == SockState::Detaching {
-            self.unregister(idx);
             if let Some(d) = eng.io.sockets.finish_detach(idx) {
                 eng.io.detached.push(d);
             }

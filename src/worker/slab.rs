@@ -13,7 +13,6 @@ struct SlotMeta {
     len: u32,
     addr_len: u32,
     fd: RawFd,
-    sock: u32,
 }
 
 /// The slab.
@@ -57,10 +56,9 @@ impl SendSlab {
         self.capacity() - self.free.len() - self.pending.len()
     }
 
-    /// Copies `data` for `fd` (the socket in slot `sock` of the worker's table) → `to`
-    /// into a free slot and queues it. Returns false if no slot is free or `data` does not
-    /// fit (the caller then sends another way).
-    pub fn queue(&mut self, fd: RawFd, sock: u32, data: &[u8], to: SocketAddr) -> bool {
+    /// Copies `data` for `fd` → `to` into a free slot and queues it. Returns false if no
+    /// slot is free or `data` does not fit (the caller then sends another way).
+    pub fn queue(&mut self, fd: RawFd, data: &[u8], to: SocketAddr) -> bool {
         if data.len() > self.slot_size {
             return false;
         }
@@ -75,7 +73,6 @@ impl SendSlab {
             len: data.len() as u32,
             addr_len,
             fd,
-            sock,
         };
         self.pending.push(i);
         true
@@ -116,11 +113,6 @@ impl SendSlab {
     pub fn fd(&self, i: u32) -> RawFd {
         self.meta[i as usize].fd
     }
-
-    /// The socket table's slot of the socket of send slot `i`.
-    pub fn sock(&self, i: u32) -> u32 {
-        self.meta[i as usize].sock
-    }
 }
 
 #[cfg(test)]
@@ -131,9 +123,9 @@ mod tests {
     fn queue_release_cycle() {
         let mut s = SendSlab::new(2, 8);
         let to: SocketAddr = "127.0.0.1:9".parse().expect("addr");
-        assert!(s.queue(3, 3, b"hello", to));
-        assert!(s.queue(4, 4, b"world!!!", to));
-        assert!(!s.queue(5, 5, b"x", to), "full");
+        assert!(s.queue(3, b"hello", to));
+        assert!(s.queue(4, b"world!!!", to));
+        assert!(!s.queue(5, b"x", to), "full");
         assert_eq!(s.pending().len(), 2);
         let (a, b) = (s.pending()[0], s.pending()[1]);
         assert_eq!(s.data(a), b"hello");
@@ -145,7 +137,7 @@ mod tests {
         assert_eq!(s.in_flight(), 2);
         s.release(a);
         assert_eq!(s.in_flight(), 1);
-        assert!(s.queue(6, 6, b"again", to));
+        assert!(s.queue(6, b"again", to));
         assert_eq!(s.data(s.pending()[0]), b"again");
     }
 
@@ -153,7 +145,7 @@ mod tests {
     fn oversize_is_refused() {
         let mut s = SendSlab::new(4, 4);
         let to: SocketAddr = "[::1]:9".parse().expect("addr");
-        assert!(!s.queue(3, 3, b"12345", to));
+        assert!(!s.queue(3, b"12345", to));
         assert!(s.pending().is_empty());
         assert_eq!(s.in_flight(), 0);
         s.release(99); // out of range: ignored
