@@ -5,7 +5,7 @@
 //! Prints one table: each build's ns per packet per load and round, its median, and its
 //! ratio to the first build.
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use crate::cli::AbArgs;
 use crate::cost::{self, Cost};
@@ -66,7 +66,7 @@ fn record(per_load: &mut [Vec<f64>], c: Option<&Cost>, loads: &[u32]) -> bool {
 }
 
 /// A build's name: its file name.
-fn label(b: &PathBuf) -> String {
+fn label(b: &Path) -> String {
     b.file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_else(|| b.display().to_string())

@@ -3,6 +3,11 @@
 //! and the hot path never waits: tick work time, packet processing time (from the
 //! completion batch to the end of the packet's handling), send-time deviation from
 //! each call's 20 ms grid, and packets sent per tick (the depth of the send batch).
+//!
+//! The two per-packet figures (packet processing time and send deviation) are sampled:
+//! one packet or frame in [`SAMPLE_EVERY`] reads the clock and is recorded with that
+//! weight, so the quantiles and counts keep their meaning while the clock read and the
+//! two histogram updates leave the path of the other packets.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,6 +37,8 @@ pub const METRIC_NAMES: [&str; 4] = [
 ];
 /// Published quantiles.
 pub const QUANTILES: [f64; 4] = [0.5, 0.99, 0.999, 1.0];
+/// One packet (or sent frame) in this many is timed and recorded (with this weight).
+pub const SAMPLE_EVERY: u32 = 8;
 /// Window of the `recent` figures.
 const WINDOW: Duration = Duration::from_secs(2);
 
@@ -73,6 +80,8 @@ pub struct WorkerLatency {
     published: Arc<LatencySnapshot>,
     next_publish: Instant,
     window_end: Instant,
+    /// Per metric: calls to [`WorkerLatency::sample`] since the last sampled one.
+    skipped: [u32; 4],
 }
 
 impl WorkerLatency {
@@ -84,7 +93,30 @@ impl WorkerLatency {
             published,
             next_publish: now + Duration::from_secs(1),
             window_end: now + WINDOW,
+            skipped: [0; 4],
         }
+    }
+
+    /// Whether this packet (or frame) of `m` is the one in [`SAMPLE_EVERY`] to time; its
+    /// value then goes to [`WorkerLatency::record_sampled`].
+    pub fn sample(&mut self, m: Metric) -> bool {
+        let k = &mut self.skipped[m as usize];
+        *k += 1;
+        if *k >= SAMPLE_EVERY {
+            *k = 0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Records a sampled value with the weight of the packets it stands for.
+    pub fn record_sampled(&mut self, m: Metric, value: u64) {
+        let v = value.clamp(1, 60_000_000);
+        let i = m as usize;
+        let n = u64::from(SAMPLE_EVERY);
+        let _ = self.total[i].record_n(v, n);
+        let _ = self.recent[i].record_n(v, n);
     }
 
     /// Record one value (clamped into the histogram's range).
@@ -174,5 +206,30 @@ mod tests {
             .3;
         assert_eq!(recent_max, 7);
         assert_eq!(snap.samples(Metric::TickWorkUs), 1001);
+    }
+
+    #[test]
+    fn one_packet_in_eight_is_timed_and_weighs_eight() {
+        let snap = Arc::new(LatencySnapshot::default());
+        let t0 = Instant::now();
+        let mut w = WorkerLatency::new(snap.clone(), t0);
+        let mut timed = 0;
+        for v in 0..800u64 {
+            if w.sample(Metric::PacketUs) {
+                timed += 1;
+                w.record_sampled(Metric::PacketUs, 10 + v % 3);
+            }
+        }
+        assert_eq!(timed, 800 / SAMPLE_EVERY);
+        // Sampling one metric does not advance another's count.
+        assert!(!w.sample(Metric::SendDeviationUs));
+        w.maybe_publish(t0 + Duration::from_secs(1));
+        assert_eq!(snap.samples(Metric::PacketUs), 800);
+        let max = snap
+            .rows()
+            .into_iter()
+            .find(|r| r.0 == "packet_us" && r.1 == 1.0)
+            .unwrap();
+        assert!((10..=12).contains(&max.2), "{max:?}");
     }
 }

@@ -245,7 +245,8 @@ impl EpollBackend {
             };
             if n < 0 {
                 match io::Error::last_os_error().raw_os_error() {
-                    Some(libc::EAGAIN | libc::EINTR) => {}
+                    // ECONNREFUSED: a connected socket's peer closed its port (ICMP).
+                    Some(libc::EAGAIN | libc::EINTR | libc::ECONNREFUSED) => {}
                     _ => eng.io.counters.s.recv_errors += 1,
                 }
                 return;
@@ -286,7 +287,11 @@ impl EpollBackend {
                 self.tx.iovs[m].iov_base = data.as_ptr().cast_mut().cast();
                 self.tx.iovs[m].iov_len = data.len();
                 let h = &mut self.tx.msgs[m].msg_hdr;
-                h.msg_name = addr.as_ptr().cast_mut().cast();
+                h.msg_name = if addr_len == 0 {
+                    std::ptr::null_mut() // a connected socket's send to its peer
+                } else {
+                    addr.as_ptr().cast_mut().cast()
+                };
                 h.msg_namelen = addr_len;
                 h.msg_iov = &mut self.tx.iovs[m];
                 h.msg_iovlen = 1;

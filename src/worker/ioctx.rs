@@ -167,6 +167,14 @@ impl<'a, E> IoCtx<'a, E> {
         }
     }
 
+    /// Connects a socket to `peer` (or dissolves its connection with `None`): sends to
+    /// the peer then skip the kernel's route lookup, and the kernel drops datagrams from
+    /// any other source before they reach the worker (answering them with ICMP port
+    /// unreachable, as for a closed port). For a socket whose source is settled.
+    pub fn connect(&mut self, sock: SocketToken, peer: Option<SocketAddr>) -> io::Result<()> {
+        self.st.sockets.connect(sock, peer)
+    }
+
     /// The address a socket is bound to.
     pub fn local_addr(&self, sock: SocketToken) -> Option<SocketAddr> {
         self.st.sockets.get(sock).and_then(|s| s.local)
@@ -196,11 +204,12 @@ impl<'a, E> IoCtx<'a, E> {
         data: &[u8],
         to: SocketAddr,
     ) -> Result<(), SocketSendError> {
-        let Some(fd) = self.st.sockets.get(sock).map(|s| s.raw_fd()) else {
+        let Some((fd, peer)) = self.st.sockets.get(sock).map(|s| (s.raw_fd(), s.peer)) else {
             self.st.counters.s.send_errors += 1;
             return Err(SocketSendError::BadSocket);
         };
-        if self.st.slab.queue(fd, data, to) {
+        let dest = (peer != Some(to)).then_some(to);
+        if self.st.slab.queue(fd, data, dest) {
             return Ok(());
         }
         let s = &mut self.st.counters.s;

@@ -254,7 +254,12 @@ impl RingBackend {
             let (addr, addr_len) = io.slab.addr(i);
             let data = io.slab.data(i);
             let e = opcode::Send::new(Fd(io.slab.fd(i)), data.as_ptr(), data.len() as u32)
-                .dest_addr(addr.as_ptr())
+                // No destination on a connected socket's send to its peer.
+                .dest_addr(if addr_len == 0 {
+                    std::ptr::null()
+                } else {
+                    addr.as_ptr()
+                })
                 .dest_addr_len(addr_len)
                 .build()
                 .user_data(tag(KIND_SEND, 0, i));
@@ -401,7 +406,9 @@ impl RingBackend {
         let s = &mut eng.io.counters.s;
         match -res {
             libc::ENOBUFS => s.recv_enobufs += 1,
-            e if res < 0 && e != libc::ECANCELED => s.recv_errors += 1,
+            // ECONNREFUSED: a connected socket's peer answered with ICMP port
+            // unreachable (it closed its port); nothing is wrong with the receive.
+            e if res < 0 && e != libc::ECANCELED && e != libc::ECONNREFUSED => s.recv_errors += 1,
             _ => {}
         }
         if slot.state == SockState::Closing {

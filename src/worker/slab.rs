@@ -56,9 +56,10 @@ impl SendSlab {
         self.capacity() - self.free.len() - self.pending.len()
     }
 
-    /// Copies `data` for `fd` → `to` into a free slot and queues it. Returns false if no
-    /// slot is free or `data` does not fit (the caller then sends another way).
-    pub fn queue(&mut self, fd: RawFd, data: &[u8], to: SocketAddr) -> bool {
+    /// Copies `data` for `fd` → `to` into a free slot and queues it (`to` `None`: the
+    /// connected socket's peer, sent with no destination). Returns false if no slot is
+    /// free or `data` does not fit (the caller then sends another way).
+    pub fn queue(&mut self, fd: RawFd, data: &[u8], to: Option<SocketAddr>) -> bool {
         if data.len() > self.slot_size {
             return false;
         }
@@ -68,7 +69,7 @@ impl SendSlab {
         let iu = i as usize;
         let off = iu * self.slot_size;
         self.buf[off..off + data.len()].copy_from_slice(data);
-        let addr_len = self.addrs[iu].set(to);
+        let addr_len = to.map_or(0, |to| self.addrs[iu].set(to));
         self.meta[iu] = SlotMeta {
             len: data.len() as u32,
             addr_len,
@@ -104,7 +105,8 @@ impl SendSlab {
         &self.buf[off..off + self.meta[iu].len as usize]
     }
 
-    /// Destination of slot `i`, with its length for the kernel.
+    /// Destination of slot `i`, with its length for the kernel (0: none, the socket is
+    /// connected to it).
     pub fn addr(&self, i: u32) -> (&RawAddr, libc::socklen_t) {
         (&self.addrs[i as usize], self.meta[i as usize].addr_len)
     }
@@ -123,9 +125,9 @@ mod tests {
     fn queue_release_cycle() {
         let mut s = SendSlab::new(2, 8);
         let to: SocketAddr = "127.0.0.1:9".parse().expect("addr");
-        assert!(s.queue(3, b"hello", to));
-        assert!(s.queue(4, b"world!!!", to));
-        assert!(!s.queue(5, b"x", to), "full");
+        assert!(s.queue(3, b"hello", Some(to)));
+        assert!(s.queue(4, b"world!!!", Some(to)));
+        assert!(!s.queue(5, b"x", Some(to)), "full");
         assert_eq!(s.pending().len(), 2);
         let (a, b) = (s.pending()[0], s.pending()[1]);
         assert_eq!(s.data(a), b"hello");
@@ -137,7 +139,7 @@ mod tests {
         assert_eq!(s.in_flight(), 2);
         s.release(a);
         assert_eq!(s.in_flight(), 1);
-        assert!(s.queue(6, b"again", to));
+        assert!(s.queue(6, b"again", Some(to)));
         assert_eq!(s.data(s.pending()[0]), b"again");
     }
 
@@ -145,7 +147,7 @@ mod tests {
     fn oversize_is_refused() {
         let mut s = SendSlab::new(4, 4);
         let to: SocketAddr = "[::1]:9".parse().expect("addr");
-        assert!(!s.queue(3, b"12345", to));
+        assert!(!s.queue(3, b"12345", Some(to)));
         assert!(s.pending().is_empty());
         assert_eq!(s.in_flight(), 0);
         s.release(99); // out of range: ignored

@@ -71,6 +71,9 @@ pub struct SockSlot {
     pub broken: bool,
     /// The bound address.
     pub local: Option<SocketAddr>,
+    /// The address the socket is connected to (`connect`): sends there need no
+    /// destination, and the kernel keeps the route.
+    pub peer: Option<SocketAddr>,
 }
 
 impl SockSlot {
@@ -132,6 +135,7 @@ impl SocketTable {
                     armed: false,
                     broken: false,
                     local: None,
+                    peer: None,
                 });
                 i
             }
@@ -142,6 +146,10 @@ impl SocketTable {
         slot.armed = false;
         slot.broken = false;
         slot.local = local;
+        slot.peer = socket2::SockRef::from(slot.fd.as_ref().expect("just set"))
+            .peer_addr()
+            .ok()
+            .and_then(|a| a.as_socket());
         self.open += 1;
         SocketToken {
             idx,
@@ -173,6 +181,39 @@ impl SocketTable {
             idx,
             generation: s.generation,
         })
+    }
+
+    /// Connects an open socket to `peer`, or dissolves its connection (`None`): a
+    /// connected UDP socket sends to its peer without a route lookup per datagram, and
+    /// the kernel delivers it datagrams from that peer only.
+    pub fn connect(&mut self, tok: SocketToken, peer: Option<SocketAddr>) -> io::Result<()> {
+        let s = match self.slots.get_mut(tok.idx as usize) {
+            Some(s) if s.generation == tok.generation && s.state == SockState::Open => s,
+            _ => return Err(io::Error::from(io::ErrorKind::NotFound)),
+        };
+        if s.peer == peer {
+            return Ok(());
+        }
+        let fd = s.raw_fd();
+        match peer {
+            Some(p) => {
+                socket2::SockRef::from(s.fd.as_ref().expect("open slot")).connect(&p.into())?
+            }
+            None => {
+                disconnect(fd)?;
+                // A socket whose port the kernel picked (bound to port 0) loses it when
+                // its connection is dissolved: bind it to the same address again.
+                let sock = socket2::SockRef::from(s.fd.as_ref().expect("open slot"));
+                let now = sock.local_addr()?.as_socket();
+                if let Some(local) = s.local
+                    && now.map(|a| a.port()) != Some(local.port())
+                {
+                    sock.bind(&local.into())?;
+                }
+            }
+        }
+        s.peer = peer;
+        Ok(())
     }
 
     /// Marks an open (or detaching) socket as closing. Returns false for a stale or
@@ -243,6 +284,26 @@ impl SocketTable {
     /// Whether no socket is open or closing.
     pub fn is_empty(&self) -> bool {
         self.open == 0
+    }
+}
+
+/// Dissolves a UDP socket's connection (`connect` to `AF_UNSPEC`).
+fn disconnect(fd: RawFd) -> io::Result<()> {
+    // SAFETY: sockaddr is plain data; AF_UNSPEC with its size dissolves the association.
+    let mut a: libc::sockaddr = unsafe { std::mem::zeroed() };
+    a.sa_family = libc::AF_UNSPEC as libc::sa_family_t;
+    // SAFETY: a is valid for the length given.
+    let rc = unsafe {
+        libc::connect(
+            fd,
+            &raw const a,
+            std::mem::size_of::<libc::sockaddr>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 

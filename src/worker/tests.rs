@@ -29,6 +29,7 @@ enum Cmd {
     Panic,
     Detach(SocketToken),
     Adopt(Fd),
+    Connect(SocketToken, Option<SocketAddr>),
 }
 
 /// A descriptor in an event (compared by number).
@@ -61,6 +62,7 @@ enum Ev {
     Detaching(bool),
     Detached(SocketToken, Fd),
     Adopted(SocketToken, SocketAddr),
+    Connected(bool),
     /// A datagram, from a probe that names its worker.
     PacketAt {
         worker: usize,
@@ -117,6 +119,10 @@ impl MediaHandler for Probe {
             Cmd::Detach(t) => {
                 let r = io.detach(t);
                 io.emit(Ev::Detaching(r));
+            }
+            Cmd::Connect(t, peer) => {
+                let r = io.connect(t, peer);
+                io.emit(Ev::Connected(r.is_ok()));
             }
             Cmd::Adopt(fd) => {
                 let t = io.adopt_udp(fd.0).expect("adopt");
@@ -645,7 +651,78 @@ fn detach_and_adopt_across_workers(b: BackendChoice) {
     assert!(w.shutdown().is_empty());
 }
 
+/// A connected socket sends to its peer with no destination, still sends elsewhere with
+/// one, hears only its peer while connected (the kernel drops the rest), hears everyone
+/// again once the connection is dissolved, and a peer that closed its port (ICMP port
+/// unreachable on a connected socket) is not a receive error: receiving goes on.
+fn connected_socket_hears_only_its_peer(b: BackendChoice) {
+    let w = spawn(&cfg(b));
+    let (tok, addr) = bind(&w);
+    let peer = UdpSocket::bind(lo()).expect("peer");
+    let stranger = UdpSocket::bind(lo()).expect("stranger");
+    for s in [&peer, &stranger] {
+        s.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    }
+    let (peer_addr, stranger_addr) = (peer.local_addr().unwrap(), stranger.local_addr().unwrap());
+    let h = &w.handles[0];
+    h.send(Cmd::Connect(tok, Some(peer_addr))).expect("cmd");
+    assert!(wait_for(&w.events, |e| match e {
+        Ev::Connected(ok) => Some(*ok),
+        _ => None,
+    }));
+    let mut buf = [0u8; 2048];
+    for (to, sock) in [(peer_addr, &peer), (stranger_addr, &stranger)] {
+        let d = datagram(7, 172);
+        h.send(Cmd::Send(tok, to, d.clone())).expect("cmd");
+        let (n, from) = sock.recv_from(&mut buf).expect("datagram from worker");
+        assert_eq!((&buf[..n], from), (&d[..], addr));
+    }
+    // The stranger's datagram is dropped by the kernel; the peer's marker after it arrives.
+    stranger.send_to(&datagram(1, 64), addr).expect("send");
+    peer.send_to(&datagram(2, 64), addr).expect("send");
+    let first = wait_for(&w.events, |e| match e {
+        Ev::Packet { seq, from, .. } => Some((*seq, *from)),
+        _ => None,
+    });
+    assert_eq!(
+        first,
+        (2, peer_addr),
+        "only the peer is heard while connected"
+    );
+    h.send(Cmd::Connect(tok, None)).expect("cmd");
+    assert!(wait_for(&w.events, |e| match e {
+        Ev::Connected(ok) => Some(*ok),
+        _ => None,
+    }));
+    stranger.send_to(&datagram(3, 64), addr).expect("send");
+    let got = wait_for(&w.events, |e| match e {
+        Ev::Packet { seq, from, .. } => Some((*seq, *from)),
+        _ => None,
+    });
+    assert_eq!(got, (3, stranger_addr), "heard again once disconnected");
+    // A peer that has gone: the ICMP answer to our send ends no receive for good.
+    let gone = UdpSocket::bind(lo()).expect("gone");
+    let gone_addr = gone.local_addr().unwrap();
+    drop(gone);
+    h.send(Cmd::Connect(tok, Some(gone_addr))).expect("cmd");
+    for k in 0..3u64 {
+        h.send(Cmd::Send(tok, gone_addr, datagram(k, 64)))
+            .expect("cmd");
+    }
+    h.send(Cmd::Connect(tok, None)).expect("cmd");
+    stranger.send_to(&datagram(4, 64), addr).expect("send");
+    let got = wait_for(&w.events, |e| match e {
+        Ev::Packet { seq, .. } => Some(*seq),
+        _ => None,
+    });
+    assert_eq!(got, 4, "still receiving after the port-unreachable answers");
+    assert!(eventually(|| h.stats().packets_in >= 3), "{:?}", h.stats());
+    assert_eq!(h.stats().recv_errors, 0, "{:?}", h.stats());
+    assert!(w.shutdown().is_empty());
+}
+
 both_backends!(
+    connected_socket_hears_only_its_peer,
     detach_and_adopt_across_workers,
     packets_arrive_with_source,
     sends_arrive,

@@ -67,7 +67,7 @@ impl Channel {
             self.on_rtcp(data, now, sh);
             return;
         }
-        let Some((pkt, is_event)) = self.accept(data, from, now, sh) else {
+        let Some((pkt, is_event)) = self.accept(data, from, now, io, sh) else {
             return;
         };
         if side == Side::B && j.ringback.as_ref().is_some_and(|r| r.until_media) {

@@ -70,6 +70,9 @@ pub struct Channel {
     remote: Option<RemoteMedia>,
     latched: Option<SocketAddr>,
     latch_until: Instant,
+    /// Whether the RTP socket was connected (or tried) to the SDP address of the current
+    /// far end, once RTP came from there.
+    connected: bool,
     sender: RtpSender,
     rx_stats: ReceiveStats,
     jb: JitterBuffer,
@@ -117,6 +120,7 @@ impl Channel {
             remote: None,
             latched: None,
             latch_until: first_frame,
+            connected: false,
             sender,
             rx_stats: ReceiveStats::new(8000),
             jb: JitterBuffer::new(JB_SLOTS, MAX_SPF, JB_PREFILL),
@@ -178,8 +182,10 @@ impl Channel {
         Duration::from_millis(self.spf() as u64 / 8)
     }
 
-    /// Sets or changes the far end.
-    pub fn set_remote(&mut self, r: RemoteMedia, now: Instant) {
+    /// Sets or changes the far end. A new address dissolves the RTP socket's connection
+    /// to the old one, so that the new far end (or a source latched in the window) is
+    /// heard.
+    pub fn set_remote(&mut self, r: RemoteMedia, now: Instant, io: Io) {
         let first = self.remote.is_none();
         let moved = self.remote.as_ref().is_none_or(|o| o.rtp != r.rtp);
         let recodec = self
@@ -189,6 +195,12 @@ impl Channel {
         if moved {
             self.latched = None;
             self.latch_until = now + LATCH_WINDOW;
+            if self.connected {
+                self.connected = false;
+                if let Err(e) = io.connect(self.rtp, None) {
+                    tracing::warn!(call = %self.call, error = %e, "cannot dissolve the RTP socket's connection to the old far end; its new address may not be heard");
+                }
+            }
         }
         if recodec {
             self.jb.reset();
@@ -252,9 +264,11 @@ impl Channel {
     fn frame_done(&mut self, at: Instant, packets_before: u64, io: Io, sh: &mut Shared) {
         if self.stats.packets_out != packets_before {
             sh.sent_this_tick += self.stats.packets_out - packets_before;
-            if let Some(l) = sh.latency.as_mut() {
+            if let Some(l) = sh.latency.as_mut()
+                && l.sample(super::latency::Metric::SendDeviationUs)
+            {
                 let dev = Instant::now().saturating_duration_since(at);
-                l.record(
+                l.record_sampled(
                     super::latency::Metric::SendDeviationUs,
                     dev.as_micros() as u64,
                 );

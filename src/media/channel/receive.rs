@@ -28,7 +28,7 @@ impl Channel {
             self.on_rtcp(data, now, sh);
             return;
         }
-        let Some((pkt, is_event)) = self.accept(data, from, now, sh) else {
+        let Some((pkt, is_event)) = self.accept(data, from, now, io, sh) else {
             return;
         };
         let h = pkt.header;
@@ -50,6 +50,7 @@ impl Channel {
         data: &'d [u8],
         from: SocketAddr,
         now: Instant,
+        io: Io,
         sh: &Shared,
     ) -> Option<(RtpPacket<'d>, bool)> {
         let Some(remote) = self.remote.as_ref() else {
@@ -73,6 +74,15 @@ impl Channel {
         // is latched and the window is open.
         if from == remote.rtp {
             self.latched = Some(from);
+            if !self.connected {
+                // Settled on the SDP address, which always wins: connect the socket to
+                // it, so each send skips the route lookup (the kernel now drops other
+                // sources, which this check dropped anyway).
+                self.connected = true;
+                if let Err(e) = io.connect(self.rtp, Some(from)) {
+                    tracing::debug!(call = %self.call, error = %e, "RTP socket not connected to its far end");
+                }
+            }
         } else if self.latched != Some(from) {
             if self.latched.is_some() || now >= self.latch_until {
                 self.stats.dropped += 1;

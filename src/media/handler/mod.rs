@@ -249,7 +249,7 @@ impl MediaWorker {
             Command::SetRemote(call, r) => {
                 let now = io.now();
                 if let Some(ch) = self.calls.get_mut(call) {
-                    ch.set_remote(r, now);
+                    ch.set_remote(r, now, io);
                     self.join_renegotiated(call);
                     self.conf_renegotiated(call);
                 }
@@ -472,9 +472,11 @@ impl MediaHandler for MediaWorker {
         if handled.is_err() {
             return self.contain(call, "a datagram", io);
         }
-        if let Some(l) = self.shared.latency.as_mut() {
+        if let Some(l) = self.shared.latency.as_mut()
+            && l.sample(super::latency::Metric::PacketUs)
+        {
             let took = Instant::now().saturating_duration_since(now);
-            l.record(super::latency::Metric::PacketUs, took.as_micros() as u64);
+            l.record_sampled(super::latency::Metric::PacketUs, took.as_micros() as u64);
         }
     }
 
