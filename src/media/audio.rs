@@ -5,6 +5,10 @@
 //! A-law and µ-law files at 8 kHz mono keep their original bytes next to the decoded
 //! samples, so a prompt played to a call of the same law goes out byte for byte (and to
 //! a call of the other law through the exact G.711 transcoding tables).
+//!
+//! Both G.711 encodings are made once, when the audio is loaded (on the file service
+//! thread), so that playing a frame is a copy: the media worker never encodes a prompt
+//! sample by sample for every call that plays it.
 
 use crate::codec::Codec;
 use crate::codec::wav::{Encoding, RATE, Wav};
@@ -16,14 +20,37 @@ pub struct Audio {
     pub samples: Box<[i16]>,
     /// The file's own G.711 bytes (same length as `samples`) when it was 8 kHz mono A-law or µ-law.
     pub encoded: Option<(Codec, Box<[u8]>)>,
+    /// The audio in µ-law and in A-law (`Codec` order), each as long as `samples`.
+    laws: [Box<[u8]>; 2],
 }
 
 impl Audio {
     /// Audio from linear samples.
     pub fn from_samples(samples: Vec<i16>) -> Self {
+        Self::new(samples.into_boxed_slice(), None)
+    }
+
+    /// Audio from G.711 bytes in `law` (kept as they are).
+    pub fn from_g711(law: Codec, bytes: &[u8]) -> Self {
+        let samples = bytes.iter().map(|&b| law.decode(b)).collect();
+        Self::new(samples, Some((law, bytes.into())))
+    }
+
+    /// Encodes both laws once.
+    fn new(samples: Box<[i16]>, encoded: Option<(Codec, Box<[u8]>)>) -> Self {
+        let in_law = |law: Codec| -> Box<[u8]> {
+            match &encoded {
+                Some((file_law, bytes)) => {
+                    bytes.iter().map(|&b| law.from_law(*file_law, b)).collect()
+                }
+                None => samples.iter().map(|&s| law.encode(s)).collect(),
+            }
+        };
+        let laws = [in_law(Codec::Pcmu), in_law(Codec::Pcma)];
         Self {
-            samples: samples.into_boxed_slice(),
-            encoded: None,
+            samples,
+            encoded,
+            laws,
         }
     }
 
@@ -42,10 +69,7 @@ impl Audio {
             }
             _ => None,
         };
-        Ok(Audio {
-            samples: samples.into_boxed_slice(),
-            encoded,
-        })
+        Ok(Audio::new(samples.into_boxed_slice(), encoded))
     }
 
     /// Number of 8 kHz samples.
@@ -63,18 +87,11 @@ impl Audio {
     /// the G.711 encoding of the samples. The range must lie within the audio.
     pub fn encode_into(&self, law: Codec, from: usize, out: &mut [u8]) {
         let to = from + out.len();
-        match &self.encoded {
-            Some((file_law, bytes)) => {
-                for (o, &b) in out.iter_mut().zip(&bytes[from..to]) {
-                    *o = law.from_law(*file_law, b);
-                }
-            }
-            None => {
-                for (o, &s) in out.iter_mut().zip(&self.samples[from..to]) {
-                    *o = law.encode(s);
-                }
-            }
-        }
+        let bytes = match law {
+            Codec::Pcmu => &self.laws[0],
+            Codec::Pcma => &self.laws[1],
+        };
+        out.copy_from_slice(&bytes[from..to]);
     }
 }
 
@@ -100,6 +117,20 @@ mod tests {
             .collect();
         assert_eq!(out, want);
         assert_eq!(a.samples[5], crate::codec::ulaw_to_linear(5));
+    }
+
+    #[test]
+    fn linear_audio_plays_as_each_law_encodes_its_samples() {
+        let samples: Vec<i16> = (0..400)
+            .map(|i| ((i * 331) % 60000 - 30000) as i16)
+            .collect();
+        let a = Audio::from_samples(samples.clone());
+        for law in [Codec::Pcmu, Codec::Pcma] {
+            let mut out = vec![0u8; 160];
+            a.encode_into(law, 123, &mut out);
+            let want: Vec<u8> = samples[123..283].iter().map(|&s| law.encode(s)).collect();
+            assert_eq!(out, want, "{law:?}");
+        }
     }
 
     #[test]

@@ -143,10 +143,7 @@ mod tests {
     use super::*;
 
     fn ulaw(bytes: &[u8]) -> Arc<Audio> {
-        Arc::new(Audio {
-            samples: bytes.iter().map(|&b| Codec::Pcmu.decode(b)).collect(),
-            encoded: Some((Codec::Pcmu, bytes.into())),
-        })
+        Arc::new(Audio::from_g711(Codec::Pcmu, bytes))
     }
 
     fn drain(p: &mut Play, law: Codec, n: usize) -> Vec<u8> {
