@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine: SIPp (sip-tester), sox and
-# espeak-ng (audio for prompts and DTMF talk-off), tshark-free. Idempotent and quiet.
+# espeak-ng (audio for prompts and DTMF talk-off), rtpengine, tshark-free. Idempotent and quiet.
 set -euo pipefail
 need=()
 command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
@@ -12,6 +12,9 @@ command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
 [ -x /usr/sbin/nats-server ] || command -v nats-server >/dev/null 2>&1 || need+=(nats-server)
 # Scanners from a disallowed address (tests/access.rs).
 command -v svmap >/dev/null 2>&1 || need+=(sipvicious)
+# rtpengine in userspace, the relay baseline of `mediagw-load bridge --rtpengine`
+# (loadtest/tests/bridge_smoke.rs).
+command -v rtpengine >/dev/null 2>&1 || need+=(rtpengine-daemon)
 # The load report's plots render their text with DejaVu Sans.
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 if [ ${#need[@]} -gt 0 ]; then
@@ -24,3 +27,4 @@ fi
 command -v sipp >/dev/null
 [ -x /usr/sbin/kamailio ]
 [ -x /usr/sbin/nats-server ] || command -v nats-server >/dev/null
+command -v rtpengine >/dev/null
