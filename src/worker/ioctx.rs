@@ -170,7 +170,9 @@ impl<'a, E> IoCtx<'a, E> {
     /// Connects a socket to `peer` (or dissolves its connection with `None`): sends to
     /// the peer then skip the kernel's route lookup, and the kernel drops datagrams from
     /// any other source before they reach the worker (answering them with ICMP port
-    /// unreachable, as for a closed port). For a socket whose source is settled.
+    /// unreachable, as for a closed port). For a socket whose source is settled; refused
+    /// (`Unsupported`) for a socket bound to port 0, whose kernel-picked port would be
+    /// released when the connection is dissolved.
     pub fn connect(&mut self, sock: SocketToken, peer: Option<SocketAddr>) -> io::Result<()> {
         self.st.sockets.connect(sock, peer)
     }

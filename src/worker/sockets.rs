@@ -74,6 +74,10 @@ pub struct SockSlot {
     /// The address the socket is connected to (`connect`): sends there need no
     /// destination, and the kernel keeps the route.
     pub peer: Option<SocketAddr>,
+    /// Whether the socket was bound to a port it asked for: only such a socket may be
+    /// connected, because dissolving a connection (`AF_UNSPEC`) releases a port the
+    /// kernel picked, which another socket could then take.
+    port_locked: bool,
 }
 
 impl SockSlot {
@@ -113,17 +117,19 @@ impl SocketTable {
         }
         sock.bind(&addr.into())?;
         let local = sock.local_addr()?.as_socket();
-        Ok(self.insert(sock.into(), local))
+        Ok(self.insert(sock.into(), local, addr.port() != 0))
     }
 
     /// Takes over a bound, non-blocking UDP socket (detached from another worker) and gives
     /// it a slot.
     pub fn adopt(&mut self, fd: OwnedFd) -> io::Result<SocketToken> {
         let local = socket2::SockRef::from(&fd).local_addr()?.as_socket();
-        Ok(self.insert(fd, local))
+        // Whether its port was asked for is not known here; one that arrives connected
+        // was connected by a worker, which connects only such sockets.
+        Ok(self.insert(fd, local, false))
     }
 
-    fn insert(&mut self, fd: OwnedFd, local: Option<SocketAddr>) -> SocketToken {
+    fn insert(&mut self, fd: OwnedFd, local: Option<SocketAddr>, port_locked: bool) -> SocketToken {
         let idx = match self.free.pop() {
             Some(i) => i,
             None => {
@@ -136,6 +142,7 @@ impl SocketTable {
                     broken: false,
                     local: None,
                     peer: None,
+                    port_locked: false,
                 });
                 i
             }
@@ -150,6 +157,7 @@ impl SocketTable {
             .peer_addr()
             .ok()
             .and_then(|a| a.as_socket());
+        slot.port_locked = port_locked || slot.peer.is_some();
         self.open += 1;
         SocketToken {
             idx,
@@ -194,23 +202,17 @@ impl SocketTable {
         if s.peer == peer {
             return Ok(());
         }
-        let fd = s.raw_fd();
+        if !s.port_locked {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "only a socket bound to a port it asked for is connected",
+            ));
+        }
         match peer {
             Some(p) => {
                 socket2::SockRef::from(s.fd.as_ref().expect("open slot")).connect(&p.into())?
             }
-            None => {
-                disconnect(fd)?;
-                // A socket whose port the kernel picked (bound to port 0) loses it when
-                // its connection is dissolved: bind it to the same address again.
-                let sock = socket2::SockRef::from(s.fd.as_ref().expect("open slot"));
-                let now = sock.local_addr()?.as_socket();
-                if let Some(local) = s.local
-                    && now.map(|a| a.port()) != Some(local.port())
-                {
-                    sock.bind(&local.into())?;
-                }
-            }
+            None => disconnect(s.raw_fd())?,
         }
         s.peer = peer;
         Ok(())

@@ -657,19 +657,38 @@ fn detach_and_adopt_across_workers(b: BackendChoice) {
 /// unreachable on a connected socket) is not a receive error: receiving goes on.
 fn connected_socket_hears_only_its_peer(b: BackendChoice) {
     let w = spawn(&cfg(b));
-    let (tok, addr) = bind(&w);
+    let h = &w.handles[0];
+    let connected = || {
+        wait_for(&w.events, |e| match e {
+            Ev::Connected(ok) => Some(*ok),
+            _ => None,
+        })
+    };
+    // A socket on a port the kernel picked is never connected: dissolving the
+    // connection would release that port.
+    let (auto, _) = bind(&w);
+    h.send(Cmd::Connect(auto, Some("127.0.0.1:9".parse().unwrap())))
+        .expect("cmd");
+    assert!(!connected(), "refused on a kernel-picked port");
+    // One on a port it asked for (a free one, found by binding port 0 first).
+    let wanted = UdpSocket::bind(lo()).expect("probe").local_addr().unwrap();
+    h.send(Cmd::Bind(wanted)).expect("cmd");
+    let (tok, addr) = wait_for(&w.events, |e| match e {
+        Ev::Bound(t, a) => Some((*t, *a)),
+        Ev::BindFailed(k) => panic!("bind failed: {k:?}"),
+        _ => None,
+    });
     let peer = UdpSocket::bind(lo()).expect("peer");
     let stranger = UdpSocket::bind(lo()).expect("stranger");
     for s in [&peer, &stranger] {
         s.set_read_timeout(Some(PATIENCE)).expect("timeout");
     }
     let (peer_addr, stranger_addr) = (peer.local_addr().unwrap(), stranger.local_addr().unwrap());
-    let h = &w.handles[0];
-    h.send(Cmd::Connect(tok, Some(peer_addr))).expect("cmd");
-    assert!(wait_for(&w.events, |e| match e {
-        Ev::Connected(ok) => Some(*ok),
-        _ => None,
-    }));
+    let connect = |to: Option<SocketAddr>| {
+        h.send(Cmd::Connect(tok, to)).expect("cmd");
+        assert!(connected(), "connect to {to:?}");
+    };
+    connect(Some(peer_addr));
     let mut buf = [0u8; 2048];
     for (to, sock) in [(peer_addr, &peer), (stranger_addr, &stranger)] {
         let d = datagram(7, 172);
@@ -689,11 +708,12 @@ fn connected_socket_hears_only_its_peer(b: BackendChoice) {
         (2, peer_addr),
         "only the peer is heard while connected"
     );
-    h.send(Cmd::Connect(tok, None)).expect("cmd");
-    assert!(wait_for(&w.events, |e| match e {
-        Ev::Connected(ok) => Some(*ok),
-        _ => None,
-    }));
+    connect(None);
+    assert_eq!(
+        UdpSocket::bind(addr).map(|_| ()).map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::AddrInUse),
+        "the port stays bound once the connection is dissolved"
+    );
     stranger.send_to(&datagram(3, 64), addr).expect("send");
     let got = wait_for(&w.events, |e| match e {
         Ev::Packet { seq, from, .. } => Some((*seq, *from)),
@@ -701,15 +721,14 @@ fn connected_socket_hears_only_its_peer(b: BackendChoice) {
     });
     assert_eq!(got, (3, stranger_addr), "heard again once disconnected");
     // A peer that has gone: the ICMP answer to our send ends no receive for good.
-    let gone = UdpSocket::bind(lo()).expect("gone");
-    let gone_addr = gone.local_addr().unwrap();
-    drop(gone);
-    h.send(Cmd::Connect(tok, Some(gone_addr))).expect("cmd");
+    // (The discard port: below the ephemeral range, so no other test's socket has it.)
+    let gone_addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    connect(Some(gone_addr));
     for k in 0..3u64 {
         h.send(Cmd::Send(tok, gone_addr, datagram(k, 64)))
             .expect("cmd");
     }
-    h.send(Cmd::Connect(tok, None)).expect("cmd");
+    connect(None);
     stranger.send_to(&datagram(4, 64), addr).expect("send");
     let got = wait_for(&w.events, |e| match e {
         Ev::Packet { seq, .. } => Some(*seq),
