@@ -27,12 +27,11 @@ pub fn run(a: &AbArgs) -> i32 {
         sipp: false,
         ..Opts::quick()
     };
-    let mut rows: Vec<(String, Vec<Vec<f64>>)> = Vec::new(); // name, per load: per round
-    let mut names: Vec<String> = vec!["echo-recvmmsg".into()];
-    names.extend(a.bin.iter().map(|b| label(b)));
-    for name in &names {
-        rows.push((name.clone(), vec![Vec::new(); a.loads.len()]));
-    }
+    // The echo, then each build: name, and per load the figure of each round.
+    let mut rows: Vec<(String, Vec<Vec<f64>>)> = std::iter::once(EchoKind::Recvmmsg.name().into())
+        .chain(a.bin.iter().map(|b| label(b)))
+        .map(|name| (name, vec![Vec::new(); a.loads.len()]))
+        .collect();
     let mut complete = true;
     for round in 0..a.rounds {
         eprintln!("ab: round {}/{}", round + 1, a.rounds);
@@ -88,14 +87,14 @@ fn median(v: &[f64]) -> Option<f64> {
 }
 
 /// The Markdown table: per load, each round's ns per packet, the median, and the median
-/// against the first build's (after the echo) at that load.
+/// against the first build's at that load (`rows[0]` is the echo, compared with nothing).
 fn table(rows: &[(String, Vec<Vec<f64>>)], loads: &[u32]) -> String {
     let mut out = String::from(
         "| target | channels | ns/packet per round | median | vs first build |\n|---|---:|---|---:|---:|\n",
     );
     for (i, &n) in loads.iter().enumerate() {
         let first = rows.get(1).and_then(|r| median(&r.1[i]));
-        for (name, per_load) in rows {
+        for (k, (name, per_load)) in rows.iter().enumerate() {
             let rounds: Vec<String> = per_load[i]
                 .iter()
                 .map(|x| {
@@ -108,7 +107,7 @@ fn table(rows: &[(String, Vec<Vec<f64>>)], loads: &[u32]) -> String {
                 .collect();
             let med = median(&per_load[i]);
             let vs = match (med, first) {
-                (Some(m), Some(f)) if name != "echo-recvmmsg" => format!("{:.1} %", 100.0 * m / f),
+                (Some(m), Some(f)) if k > 0 => format!("{:.1} %", 100.0 * m / f),
                 _ => String::new(),
             };
             out.push_str(&format!(

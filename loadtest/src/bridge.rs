@@ -85,14 +85,7 @@ async fn ramp(a: &BridgeArgs) -> anyhow::Result<Vec<Row>> {
         let pairs = want.div_ceil(2) * 2;
         let n = 2 * pairs;
         if n > placed {
-            let limit = Duration::from_secs_f64(f64::from(n - placed) / f64::from(a.cps) + 20.0);
-            let up = sipd.place(placed..n, a.cps, limit).await;
-            anyhow::ensure!(
-                up.len() == (n - placed) as usize,
-                "only {} of {} calls answered",
-                up.len(),
-                n - placed
-            );
+            let up = sipd.place_all(placed..n, a.cps).await?;
             chans.extend(up.iter().map(|e| (e.idx, e.rtp)));
             chans.sort_unstable_by_key(|c| c.0);
             placed = n;

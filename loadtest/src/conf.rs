@@ -129,15 +129,7 @@ async fn scenario(a: &ConfArgs, size: u32, rows: &mut Vec<Row>) -> anyhow::Resul
         for &want in &a.members {
             let n = want.div_ceil(size).max(1) * size;
             if n > placed {
-                let limit =
-                    Duration::from_secs_f64(f64::from(n - placed) / f64::from(a.cps.max(1)) + 20.0);
-                let up = sipd.place(placed..n, a.cps, limit).await;
-                anyhow::ensure!(
-                    up.len() == (n - placed) as usize,
-                    "only {} of {} calls answered",
-                    up.len(),
-                    n - placed
-                );
+                let up = sipd.place_all(placed..n, a.cps).await?;
                 let _ = st
                     .ctl
                     .send(Ctl::Add(up.iter().map(|e| (e.idx, e.rtp)).collect()));

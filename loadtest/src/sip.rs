@@ -87,6 +87,20 @@ impl SipDriver {
         let _ = self.sock.send_to(&msg.to_bytes(), self.gw).await;
     }
 
+    /// Places calls `idxs` at up to `cps` per second and requires every one answered
+    /// (within the time the rate needs plus 20 s); the error says how many were.
+    pub async fn place_all(
+        &mut self,
+        idxs: std::ops::Range<u32>,
+        cps: u32,
+    ) -> anyhow::Result<Vec<Established>> {
+        let n = idxs.len();
+        let limit = Duration::from_secs_f64(n as f64 / f64::from(cps.max(1)) + 20.0);
+        let up = self.place(idxs, cps, limit).await;
+        anyhow::ensure!(up.len() == n, "only {} of {} calls answered", up.len(), n);
+        Ok(up)
+    }
+
     /// Places calls `idxs` at up to `cps` per second; returns those answered within `limit`.
     pub async fn place(
         &mut self,

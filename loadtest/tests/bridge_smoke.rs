@@ -23,13 +23,8 @@ fn eight_bridged_pairs_relay_every_frame_beside_rtpengine() {
     );
     let (report, stderr) = (&run.reports[0], &run.stderr);
     assert!(run.success, "{:?}\n{stderr}", run.status);
-    let row: Vec<&str> = report
-        .lines()
-        .find(|l| l.starts_with("| 8 | 16 |"))
-        .unwrap_or_else(|| panic!("no row for 8 pairs:\n{report}\n{stderr}"))
-        .split('|')
-        .map(str::trim)
-        .collect();
+    let row = cells(report, "| 8 | 16 |")
+        .unwrap_or_else(|| panic!("no row for 8 pairs:\n{report}\n{stderr}"));
     // | pairs | legs | sent | relayed | lost | late | latency | echo | ratio | gen | bound |
     let num = |i: usize| row[i].parse::<u64>().unwrap_or_else(|_| panic!("{row:?}"));
     let (sent, relayed, lost) = (num(3), num(4), num(5));
@@ -40,12 +35,7 @@ fn eight_bridged_pairs_relay_every_frame_beside_rtpengine() {
         relayed * 100 >= sent * 97,
         "relayed {relayed} of {sent}:\n{report}"
     );
-    let p50: u64 = row[7]
-        .split('/')
-        .next()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or_else(|| panic!("latency {:?}", row[7]));
-    assert!(p50 > 0, "{report}");
+    assert!(first_number(row[7]) > 0, "{report}");
     assert!(
         row[8].contains('/'),
         "the echo baseline was measured: {report}"
@@ -54,23 +44,12 @@ fn eight_bridged_pairs_relay_every_frame_beside_rtpengine() {
         .split("relayed by rtpengine")
         .nth(1)
         .unwrap_or_else(|| panic!("no rtpengine section:\n{report}\n{stderr}"));
-    let row: Vec<&str> = section
-        .lines()
-        .find(|l| l.starts_with("| 8 |"))
-        .unwrap_or_else(|| panic!("no rtpengine row for 8 pairs:\n{report}"))
-        .split('|')
-        .map(str::trim)
-        .collect();
+    let row = cells(section, "| 8 |")
+        .unwrap_or_else(|| panic!("no rtpengine row for 8 pairs:\n{report}"));
     // | pairs | ours r/l/l | ours latency | ours CPU | theirs r/l/l | theirs latency | theirs CPU | ratio |
-    let relayed = |col: &str| -> u64 {
-        col.split('/')
-            .next()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or_else(|| panic!("{row:?}"))
-    };
     // 16 legs x 50 frames/s x 2 s, relayed by each.
     for col in [row[2], row[5]] {
-        let r = relayed(col);
+        let r = first_number(col);
         assert!(
             r >= 1600 * 97 / 100,
             "relayed {r} of 1600: {row:?}\n{report}"
@@ -80,4 +59,18 @@ fn eight_bridged_pairs_relay_every_frame_beside_rtpengine() {
         let v: f64 = col.parse().unwrap_or_else(|_| panic!("{row:?}"));
         assert!(v > 0.0, "{row:?}");
     }
+}
+
+/// The trimmed cells of the first table row of `text` starting with `prefix`.
+fn cells<'a>(text: &'a str, prefix: &str) -> Option<Vec<&'a str>> {
+    let line = text.lines().find(|l| l.starts_with(prefix))?;
+    Some(line.split('|').map(str::trim).collect())
+}
+
+/// The number before the first `/` of a cell such as `94 / 743 / 3537`.
+fn first_number(cell: &str) -> u64 {
+    cell.split('/')
+        .next()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no number in {cell:?}"))
 }

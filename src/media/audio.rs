@@ -18,8 +18,9 @@ use crate::codec::wav::{Encoding, RATE, Wav};
 pub struct Audio {
     /// 8 kHz mono linear samples.
     pub samples: Box<[i16]>,
-    /// The file's own G.711 bytes (same length as `samples`) when it was 8 kHz mono A-law or µ-law.
-    pub encoded: Option<(Codec, Box<[u8]>)>,
+    /// The file's own law when it was 8 kHz mono A-law or µ-law (its bytes are kept as
+    /// they are, in `laws`).
+    file_law: Option<Codec>,
     /// The audio in µ-law and in A-law (`Codec` order), each as long as `samples`.
     laws: [Box<[u8]>; 2],
 }
@@ -36,21 +37,49 @@ impl Audio {
         Self::new(samples, Some((law, bytes.into())))
     }
 
-    /// Encodes both laws once.
+    /// Encodes both laws once (a G.711 file's own bytes are kept for its law).
     fn new(samples: Box<[i16]>, encoded: Option<(Codec, Box<[u8]>)>) -> Self {
-        let in_law = |law: Codec| -> Box<[u8]> {
-            match &encoded {
-                Some((file_law, bytes)) => {
-                    bytes.iter().map(|&b| law.from_law(*file_law, b)).collect()
+        let file_law = encoded.as_ref().map(|(law, _)| *law);
+        let laws = match encoded {
+            Some((from, bytes)) => {
+                let other = |law: Codec| -> Box<[u8]> {
+                    bytes.iter().map(|&b| law.from_law(from, b)).collect()
+                };
+                match from {
+                    Codec::Pcmu => {
+                        let alaw = other(Codec::Pcma);
+                        [bytes, alaw]
+                    }
+                    Codec::Pcma => {
+                        let ulaw = other(Codec::Pcmu);
+                        [ulaw, bytes]
+                    }
                 }
-                None => samples.iter().map(|&s| law.encode(s)).collect(),
+            }
+            None => {
+                let encode =
+                    |law: Codec| -> Box<[u8]> { samples.iter().map(|&s| law.encode(s)).collect() };
+                [encode(Codec::Pcmu), encode(Codec::Pcma)]
             }
         };
-        let laws = [in_law(Codec::Pcmu), in_law(Codec::Pcma)];
         Self {
             samples,
-            encoded,
+            file_law,
             laws,
+        }
+    }
+
+    /// The file's own G.711 bytes (as long as `samples`) and their law, when it was 8 kHz
+    /// mono A-law or µ-law.
+    pub fn encoded(&self) -> Option<(Codec, &[u8])> {
+        self.file_law.map(|law| (law, self.in_law(law)))
+    }
+
+    /// The audio in `law`.
+    fn in_law(&self, law: Codec) -> &[u8] {
+        match law {
+            Codec::Pcmu => &self.laws[0],
+            Codec::Pcma => &self.laws[1],
         }
     }
 
@@ -86,12 +115,7 @@ impl Audio {
     /// bytes when the file is in `law`, the exact transcoding when in the other law, else
     /// the G.711 encoding of the samples. The range must lie within the audio.
     pub fn encode_into(&self, law: Codec, from: usize, out: &mut [u8]) {
-        let to = from + out.len();
-        let bytes = match law {
-            Codec::Pcmu => &self.laws[0],
-            Codec::Pcma => &self.laws[1],
-        };
-        out.copy_from_slice(&bytes[from..to]);
+        out.copy_from_slice(&self.in_law(law)[from..from + out.len()]);
     }
 }
 
@@ -104,9 +128,9 @@ mod tests {
     fn ulaw_file_keeps_its_bytes() {
         let data: Vec<u8> = (0..=255u8).collect();
         let a = Audio::from_wav(&wav_with(7, 1, 8000, 8, &data)).expect("ulaw");
-        let (law, bytes) = a.encoded.as_ref().expect("encoded kept");
-        assert_eq!(*law, Codec::Pcmu);
-        assert_eq!(&bytes[..], &data[..]);
+        let (law, bytes) = a.encoded().expect("encoded kept");
+        assert_eq!(law, Codec::Pcmu);
+        assert_eq!(bytes, &data[..]);
         let mut out = vec![0u8; 256];
         a.encode_into(Codec::Pcmu, 0, &mut out);
         assert_eq!(out, data, "byte-exact, 0x7F and 0xFF included");
@@ -141,7 +165,7 @@ mod tests {
             .collect();
         let a = Audio::from_wav(&wav_with(1, 1, 8000, 16, &s16)).expect("pcm16");
         assert_eq!(&a.samples[..], &[1000, -2000, 32767]);
-        assert!(a.encoded.is_none());
+        assert!(a.encoded().is_none());
         let a = Audio::from_wav(&wav_with(1, 1, 8000, 8, &[128, 255, 0])).expect("pcm8");
         assert_eq!(&a.samples[..], &[0, 127 << 8, -128 << 8]);
         // Stereo is mixed down.
@@ -152,7 +176,7 @@ mod tests {
         let a = Audio::from_wav(&wav_with(1, 2, 8000, 16, &st)).expect("stereo");
         assert_eq!(&a.samples[..], &[200, -100]);
         let a = Audio::from_wav(&wav_with(6, 1, 8000, 8, &[0xD5, 0x55])).expect("alaw");
-        assert_eq!(a.encoded.as_ref().map(|e| e.0), Some(Codec::Pcma));
+        assert_eq!(a.encoded().map(|e| e.0), Some(Codec::Pcma));
     }
 
     #[test]

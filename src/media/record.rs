@@ -546,7 +546,7 @@ mod tests {
         assert_eq!(rx.try_recv(), Ok((1, None)));
         let bytes = std::fs::read(&path).expect("read");
         let a = super::super::audio::Audio::from_wav(&bytes).expect("valid");
-        assert_eq!(a.encoded.expect("ulaw").1.len(), 100);
+        assert_eq!(a.encoded().expect("ulaw").1.len(), 100);
         assert_eq!(bytes.len(), Encoding::G711(Codec::Pcmu).header_len() + 100);
     }
 }

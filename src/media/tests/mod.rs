@@ -618,7 +618,7 @@ fn record_stop_keeps_exactly_what_was_received_in_alaw() {
         "WAVE_FORMAT_ALAW"
     );
     let audio = Audio::from_wav(&bytes).expect("valid wav");
-    let (law, data) = audio.encoded.expect("a-law bytes");
+    let (law, data) = audio.encoded().expect("a-law bytes");
     assert_eq!(law, Codec::Pcma);
     assert_eq!(
         data.len() + Encoding::G711(Codec::Pcma).header_len(),
@@ -630,7 +630,7 @@ fn record_stop_keeps_exactly_what_was_received_in_alaw() {
         .iter()
         .map(|&b| ULAW_TO_ALAW[b as usize])
         .collect();
-    assert_eq!(voiced_frames(&data, ULAW_TO_ALAW[0xFF]), want);
+    assert_eq!(voiced_frames(data, ULAW_TO_ALAW[0xFF]), want);
     plane.shutdown();
 }
 
@@ -664,8 +664,8 @@ fn close_call_ends_the_recording_first_with_a_valid_file() {
         "{stats:?}"
     );
     let audio = Audio::from_wav(&std::fs::read(&path).expect("read")).expect("valid");
-    let (_, data) = audio.encoded.expect("µ-law");
-    assert_eq!(voiced_frames(&data, 0xFF), frames.concat());
+    let (_, data) = audio.encoded().expect("µ-law");
+    assert_eq!(voiced_frames(data, 0xFF), frames.concat());
     // A recording of a closed call ends at once, its (empty) file valid.
     let late = plane
         .record(
@@ -981,7 +981,7 @@ fn shutdown_finalizes_active_recordings() {
     ));
     let audio = Audio::from_wav(&std::fs::read(&path).expect("read")).expect("valid");
     assert_eq!(
-        voiced_frames(&audio.encoded.expect("µ-law").1, 0xFF),
+        voiced_frames(audio.encoded().expect("µ-law").1, 0xFF),
         frames.concat()
     );
 }

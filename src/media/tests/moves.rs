@@ -81,7 +81,7 @@ fn a_moved_call_keeps_its_rtp_stream_and_its_recording() {
     );
     let audio = Audio::from_wav(&std::fs::read(&path).expect("read")).expect("valid");
     assert_eq!(
-        voiced_frames(&audio.encoded.expect("µ-law").1, 0xFF),
+        voiced_frames(audio.encoded().expect("µ-law").1, 0xFF),
         frames.concat(),
         "every frame the peer sent is recorded, in order"
     );

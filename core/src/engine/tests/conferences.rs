@@ -345,12 +345,7 @@ fn dialling_on_a_conference_lets_it_hear_the_call_until_dial_completed() {
     );
     // The far end rings with early media: the file stops (the conference hears it).
     let (_, inv) = h.sip_request("INVITE");
-    let mut p = Message::response_to(&inv, 183, "Session Progress");
-    p.set_to_tag("far");
-    p.add_header("Contact", "<sip:1@127.0.0.1:5099>");
-    p.add_header("Content-Type", "application/sdp");
-    p.body = b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40010 RTP/AVP 0\r\n".to_vec();
-    h.gw.handle_sip(&p.to_bytes(), PEER.parse().unwrap(), h.now);
+    h.far_end_answers(&inv, 183, "Session Progress");
     let cmds = h.take_media();
     assert!(
         cmds.iter()
@@ -358,12 +353,7 @@ fn dialling_on_a_conference_lets_it_hear_the_call_until_dial_completed() {
         "{cmds:?}"
     );
     // Answered: on_dial_completed, and the call leaves the conference.
-    let mut ok = Message::response_to(&inv, 200, "OK");
-    ok.set_to_tag("far");
-    ok.add_header("Contact", "<sip:1@127.0.0.1:5099>");
-    ok.add_header("Content-Type", "application/sdp");
-    ok.body = p.body.clone();
-    h.gw.handle_sip(&ok.to_bytes(), PEER.parse().unwrap(), h.now);
+    h.far_end_answers(&inv, 200, "OK");
     h.pump();
     assert_eq!(h.event("on_dial_completed")["error"], Value::Null);
     let cmds = h.take_media();

@@ -352,12 +352,7 @@ fn dialling_on_a_parent_joins_it_with_the_call_until_dial_completed() {
     );
     // The far end answers: on_dial_completed, the parent back to Idle, the join ended.
     let (_, inv) = h.sip_request("INVITE");
-    let mut ok = Message::response_to(&inv, 200, "OK");
-    ok.set_to_tag("far");
-    ok.add_header("Contact", "<sip:1@127.0.0.1:5099>");
-    ok.add_header("Content-Type", "application/sdp");
-    ok.body = b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40010 RTP/AVP 0\r\n".to_vec();
-    h.gw.handle_sip(&ok.to_bytes(), PEER.parse().unwrap(), h.now);
+    h.far_end_answers(&inv, 200, "OK");
     h.pump();
     assert_eq!(h.event("on_dial_completed")["error"], Value::Null);
     assert_eq!(state(&h, parent), "Idle");
@@ -406,12 +401,7 @@ fn a_late_ring_back_join_end_does_not_end_the_bridge_that_follows() {
     let child = h.gw.by_res[&child_id];
     h.take_media();
     let (_, inv) = h.sip_request("INVITE");
-    let mut ok = Message::response_to(&inv, 200, "OK");
-    ok.set_to_tag("far");
-    ok.add_header("Contact", "<sip:1@127.0.0.1:5099>");
-    ok.add_header("Content-Type", "application/sdp");
-    ok.body = b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40010 RTP/AVP 0\r\n".to_vec();
-    h.gw.handle_sip(&ok.to_bytes(), PEER.parse().unwrap(), h.now);
+    h.far_end_answers(&inv, 200, "OK");
     h.pump();
     assert_eq!(h.event("on_dial_completed")["error"], Value::Null);
     assert!(

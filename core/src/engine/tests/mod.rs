@@ -251,6 +251,18 @@ impl Harness {
         self.sip.remove(i)
     }
 
+    /// The far end (at [`PEER`]) answers our `inv` with `status` and an SDP offering
+    /// PCMU at 127.0.0.1:40010 (`to` tag "far").
+    fn far_end_answers(&mut self, inv: &Message, status: u16, reason: &str) {
+        let mut r = Message::response_to(inv, status, reason);
+        r.set_to_tag("far");
+        r.add_header("Contact", "<sip:1@127.0.0.1:5099>");
+        r.add_header("Content-Type", "application/sdp");
+        r.body = b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40010 RTP/AVP 0\r\n".to_vec();
+        self.gw
+            .handle_sip(&r.to_bytes(), PEER.parse().unwrap(), self.now);
+    }
+
     fn sip_status(&mut self, status: u16) -> Message {
         let i = self
             .sip
