@@ -64,14 +64,27 @@ async fn wait_closed(s: &mut TcpStream, limit: Duration) -> (Instant, Vec<u8>) {
 
 /// Waits (bounded) until the gateway's log holds a line containing `needle`.
 async fn log_line(gw: &Gateway, needle: &str) -> String {
+    log_lines(gw, needle, 1).await.swap_remove(0)
+}
+
+/// Waits (bounded) until the gateway's log holds at least `n` lines with `needle`: the
+/// log is written by another process, so a line may land after the event that caused it.
+async fn log_lines(gw: &Gateway, needle: &str, n: usize) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        if let Some(l) = gw.log_text().lines().find(|l| l.contains(needle)) {
-            return l.to_string();
+        let lines: Vec<String> = gw
+            .log_text()
+            .lines()
+            .filter(|l| l.contains(needle))
+            .map(str::to_string)
+            .collect();
+        if lines.len() >= n {
+            return lines;
         }
         assert!(
             Instant::now() < deadline,
-            "no log line with {needle:?}:\n{}",
+            "{} of {n} log lines with {needle:?}:\n{}",
+            lines.len(),
             gw.log_text()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -270,8 +283,9 @@ async fn refused_tokens_are_never_logged(gw: &Gateway, secret: &str) {
     assert!(r.starts_with("HTTP/1.1 401"), "{r}");
     let ok = try_connect_with(gw.api, &format!("Authorization: Bearer {secret}\r\n"), "").await;
     assert!(ok.starts_with("HTTP/1.1 101"), "{ok}");
-    let line = log_line(gw, "refused with 401").await;
-    assert!(line.contains("127.0.0.1:"), "names the peer: {line}");
+    for line in log_lines(gw, "refused with 401", 2).await {
+        assert!(line.contains("127.0.0.1:"), "names the peer: {line}");
+    }
     let log = gw.log_text();
     assert_eq!(log.matches("refused with 401").count(), 2, "{log}");
     for s in [secret, guesses[0], guesses[1]] {
